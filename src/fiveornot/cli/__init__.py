@@ -71,11 +71,7 @@ def main(
 
 def _register_commands():
     # Imported here, not at the top, so a module stays free to import this package's `app`.
-    from fiveornot.cli import data
-
-    app.add_typer(data.app, name="data")
-
-    for name in ("train", "evaluate", "predict", "runs", "report", "tutorial", "serve"):
+    for name in ("data", "train", "evaluate", "predict", "runs", "report", "tutorial", "serve"):
         try:
             module = __import__(f"fiveornot.cli.{name}", fromlist=["register"])
         except ModuleNotFoundError as missing:
