@@ -100,28 +100,48 @@ def train(model, X, y, *, callbacks=(), validation_data=None) -> History:
         raise TrainingError(f"Got {len(images)} images but {len(labels)} labels; they must be the same count.")
     if labels.size == 0 or labels.min() < 0 or labels.max() > 9:
         raise TrainingError("Labels must be digits 0..9 (and there must be at least one).")
-    if model.train_size is not None and model.train_size < len(images):
-        keep = stratified_subset(labels, model.train_size, rng)
-        images, labels = images[keep], labels[keep]
+    chosen = np.arange(len(labels))
+    if model.train_size is not None and model.train_size < len(labels):
+        chosen = stratified_subset(labels, model.train_size, rng)
     if validation_data is not None:
         val_images, val_labels = _as_images(validation_data[0]), np.asarray(validation_data[1])
+        train_idx = chosen
     elif model.validation_split > 0:
-        held = stratified_subset(labels, max(1, round(len(labels) * model.validation_split)), rng)
-        mask = np.zeros(len(labels), bool)
-        mask[held] = True
-        val_images, val_labels = images[mask], labels[mask]
-        images, labels = images[~mask], labels[~mask]
+        held = chosen[stratified_subset(labels[chosen], max(1, round(len(chosen) * model.validation_split)), rng)]
+        train_idx = np.setdiff1d(chosen, held, assume_unique=True)
+        val_images, val_labels = images[held], labels[held]
     else:
-        val_images = val_labels = None
+        train_idx, val_images, val_labels = chosen, None, None
 
-    model.preparation_ = Preparation(scale=model.scale, deskew=model.deskew).fit(images)
-    X_train = model.preparation_.transform(images)
+    # Index once (a copy of the uint8 training images), never the float matrix: see kernels.py.
+    train_images, train_labels = images[train_idx], labels[train_idx]
+    model.preparation_ = Preparation(scale=model.scale, deskew=model.deskew)
+    pixel_rows = model.preparation_.fit_rows(train_images)
     X_val = model.preparation_.transform(val_images) if val_images is not None else None
     model.params_ = model.init_params(rng)
-    return _run_epochs(model, X_train, images, labels, X_val, val_labels, list(callbacks), rng)
+    data = _TrainingData(model, train_images, train_labels, pixel_rows)
+    return _run_epochs(model, data, X_val, val_labels, list(callbacks), rng)
 
 
-def _run_epochs(model, X_train, images, labels, X_val, val_labels, callbacks, rng) -> History:
+class _TrainingData:
+    """What the compiled loop reads: uint8 pixel rows, the scaling as x' = a*pixel + b, and the targets."""
+
+    def __init__(self, model, images, labels, pixel_rows):
+        self.model, self.images, self.labels, self.pixel_rows = model, images, labels, pixel_rows
+        self.a, self.b = model.preparation_.affine()
+        self.targets = _kernel_targets(model, labels)
+
+    def epoch_parts(self, rng):
+        """The training rows, then (with augmentation) fresh random copies, made in chunks to bound memory."""
+        yield self.pixel_rows, self.targets
+        if self.model.augment:
+            from fiveornot.prepare import augment_batches
+
+            for copies, copy_labels in augment_batches(self.images, self.labels, self.model.augment, rng):
+                yield self.model.preparation_.rows(copies), _kernel_targets(self.model, copy_labels)
+
+
+def _run_epochs(model, data, X_val, val_labels, callbacks, rng) -> History:
     history = History()
     guards = [DivergenceGuard(model)]
     if model.patience is not None:
@@ -129,10 +149,9 @@ def _run_epochs(model, X_train, images, labels, X_val, val_labels, callbacks, rn
     callbacks = guards + callbacks
     model.stop_training, model.stop_reason = False, "completed"
     optimizer_state = [np.zeros_like(model.params_), np.zeros_like(model.params_), 0]
-    targets = _kernel_targets(model, labels)
-    examples_per_epoch = len(labels) * (1 + model.augment)
-    steps_per_epoch = -(-len(labels) // model.batch_size) * (1 + model.augment)
-    begin = {"epochs": model.epochs, "steps_per_epoch": steps_per_epoch, "examples": examples_per_epoch}
+    count = len(data.labels)
+    steps_per_epoch = -(-count // model.batch_size) * (1 + model.augment)
+    begin = {"epochs": model.epochs, "steps_per_epoch": steps_per_epoch, "examples": count * (1 + model.augment)}
     for callback in callbacks:
         callback.on_train_begin(begin)
     started = time.perf_counter()
@@ -142,8 +161,8 @@ def _run_epochs(model, X_train, images, labels, X_val, val_labels, callbacks, rn
                 callback.on_epoch_begin(epoch, {})
             epoch_started = time.perf_counter()
             totals, seen = np.zeros(2), 0
-            for X_part, target_part in _epoch_parts(model, X_train, images, labels, targets, rng):
-                seen += _train_part(model, X_part, target_part, optimizer_state, totals, callbacks, seen, rng)
+            for pixel_rows, targets in data.epoch_parts(rng):
+                seen += _train_part(model, data, pixel_rows, targets, optimizer_state, totals, callbacks, seen, rng)
                 if model.stop_reason == "interrupted":
                     break
             if seen == 0:
@@ -175,42 +194,33 @@ def _run_epochs(model, X_train, images, labels, X_val, val_labels, callbacks, rn
     return history
 
 
-def _train_part(model, X_part, targets, state, totals, callbacks, seen_before, rng) -> int:
-    """Train one epoch's worth (or one augmented chunk) of rows; returns how many rows were seen."""
+def _train_part(model, data, pixel_rows, targets, state, totals, callbacks, seen_before, rng) -> int:
+    """Train one pass over some rows (the training set, or one augmented chunk); returns the rows seen."""
     order = rng.permutation(len(targets)) if model.shuffle else np.arange(len(targets))
     batches = -(-len(order) // model.batch_size)
     first, second, step = state
+    seen = 0
     for start in range(0, batches, STEPS_PER_CALL):
         stop = min(start + STEPS_PER_CALL, batches)
         if model.multiclass:
             step = kernels.multiclass_batches(
-                X_part, targets, order, start, stop, model.batch_size, model.params_, first, second, step,
-                10, kernels.MULTICLASS_LOSS_CODES[model.loss_], kernels.OPTIMIZER_CODES[model.optimizer],
-                model.lr, totals)
+                pixel_rows, data.a, data.b, targets, order, start, stop, model.batch_size,
+                model.params_, first, second, step, 10, kernels.MULTICLASS_LOSS_CODES[model.loss_],
+                kernels.OPTIMIZER_CODES[model.optimizer], model.lr, totals)
         else:
             step = kernels.binary_batches(
-                X_part, targets, order, start, stop, model.batch_size, model.params_, first, second, step,
-                kernels.ACTIVATION_CODES[model.activation], kernels.LOSS_CODES[model.loss_],
-                kernels.OPTIMIZER_CODES[model.optimizer], model.lr, model.threshold_, totals)
+                pixel_rows, data.a, data.b, targets, order, start, stop, model.batch_size,
+                model.params_, first, second, step, kernels.ACTIVATION_CODES[model.activation],
+                kernels.LOSS_CODES[model.loss_], kernels.OPTIMIZER_CODES[model.optimizer], model.lr,
+                model.threshold_, totals)
         seen = min(stop * model.batch_size, len(order))
+        logs = {"loss": totals[0] / (seen_before + seen), "accuracy": totals[1] / (seen_before + seen)}
         for callback in callbacks:
-            callback.on_train_batch_end(step, {"loss": totals[0] / (seen_before + seen),
-                                               "accuracy": totals[1] / (seen_before + seen)})
+            callback.on_train_batch_end(step, logs)
         if model.stop_reason == "interrupted":
-            state[2] = step
-            return seen
+            break
     state[2] = step
-    return len(order)
-
-
-def _epoch_parts(model, X_train, images, labels, targets, rng):
-    """What one epoch trains on: the prepared training rows, then (with augmentation) fresh copies in chunks."""
-    yield X_train, targets
-    if model.augment:
-        from fiveornot.prepare import augment_batches
-
-        for copies, copy_labels in augment_batches(images, labels, model.augment, rng):
-            yield model.preparation_.transform(copies), _kernel_targets(model, copy_labels)
+    return seen
 
 
 def _kernel_targets(model, labels) -> np.ndarray:
