@@ -24,7 +24,8 @@ def _json_default(value):
 def stdout_console():
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    # Off a terminal (logs, pipes, CI) there is no width to respect: never squeeze a run name into "...".
+    return Console(highlight=False, soft_wrap=True, width=None if is_terminal() else 160)
 
 
 def stderr_console():

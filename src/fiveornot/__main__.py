@@ -1,0 +1,5 @@
+"""`python -m fiveornot` runs the command line."""
+
+from fiveornot.cli import app
+
+app(prog_name="fiveornot")

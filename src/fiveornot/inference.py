@@ -1,0 +1,54 @@
+"""What a trained model says about 28x28 digits, in the words the CLI and the web page both show.
+
+One place builds the answer for an image ("five" / "not five", or a digit for a 10-class model), its
+probability, the raw weighted sum (the tutorial's debugging step) and, for the web page, the per-pixel
+contributions that add up, with the bias, to that raw sum.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def target_word(model) -> str:
+    return "digit" if model.multiclass else DIGIT_WORDS[model.digit]
+
+
+def describe(model, images: np.ndarray) -> list[dict]:
+    """For uint8 images (N, 28, 28): one dict per image with answer, probability and raw output.
+
+    One output: answer "five"/"not five" (for digit 5), probability = the sigmoid's output (None for a linear or
+    step unit, whose output is no probability), raw = the weighted sum. Ten outputs: answer the digit (an int),
+    probability of that digit, probabilities of all ten, raw = the ten weighted sums.
+    """
+    raw = model.decision_function(images)
+    if model.multiclass:
+        probabilities = model.output_from_raw(raw)
+        answers = probabilities.argmax(axis=1)
+        return [{"answer": int(a), "probability": float(p[a]), "probabilities": [float(v) for v in p],
+                 "raw": [float(v) for v in z]} for a, p, z in zip(answers, probabilities, raw)]
+    outputs = model.output_from_raw(raw)
+    yes = outputs >= model.threshold_
+    word = target_word(model)
+    is_probability = model.activation == "sigmoid"
+    return [{"answer": word if is_yes else f"not {word}",
+             "probability": float(out) if is_probability else None,
+             "output": float(out),
+             "raw": float(z)} for is_yes, out, z in zip(yes, outputs, raw)]
+
+
+def contributions(model, image: np.ndarray, output: int | None = None) -> np.ndarray:
+    """weight x prepared input for each pixel, (28, 28): with the bias they sum to the raw output.
+
+    For a 10-class model, `output` picks the class (default: the predicted one).
+    """
+    prepared = model.preparation_.transform(image)[0]
+    if model.multiclass:
+        if output is None:
+            output = int(np.argmax(prepared @ model.coef_ + model.intercept_))
+        weights = model.coef_[:, output]
+    else:
+        weights = model.coef_
+    return (weights.astype(np.float64) * prepared).reshape(28, 28)
