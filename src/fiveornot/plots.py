@@ -440,11 +440,9 @@ def plot_weights(weights: np.ndarray, path, *, titles=None, positive_label: str 
             image = ax.imshow(maps[0], cmap=WEIGHTS_CMAP, vmin=-limit, vmax=limit, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(
-                title
-                or f"What the model learned: pixels that push toward {_label_for(positive_label)} (red) / away (blue)",
-                wrap=True,
-            )
+            # Two short lines: a wrapped title is clipped by constrained layout.
+            ax.set_title(title or f"What the model learned\nred pixels push toward {_label_for(positive_label)}, "
+                                  "blue away")
             bar = fig.colorbar(image, ax=ax, shrink=0.9)
             bar.set_label("weight (ink here adds weight x ink to the output)")
         return Path(path)

@@ -122,7 +122,7 @@ footer { color: var(--muted); font-size: 0.85rem; margin: 2rem 0 1rem; border-to
 _CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
-def _e(value) -> str:
+def escape(value) -> str:
     """Escape any value for HTML text or attribute content."""
     return html.escape(str(value), quote=True)
 
@@ -235,7 +235,7 @@ def _metrics_table(splits: dict[str, Mapping], positive: str) -> str:
     )
     if not keys and not extra:
         return "<p>No metrics were recorded for this run.</p>"
-    head = "".join(f"<th>{_e(name)} set</th>" for name in splits)
+    head = "".join(f"<th>{escape(name)} set</th>" for name in splits)
     lines = [
         '<div class="table-wrap"><table class="metrics">',
         f"<thead><tr><th>metric</th>{head}<th>meaning</th></tr></thead><tbody>",
@@ -243,15 +243,15 @@ def _metrics_table(splits: dict[str, Mapping], positive: str) -> str:
     for key in keys + extra:
         label, kind, hint = _METRICS.get(key, (key.replace("_", " "), "number", ""))
         values = (_format_metric(split.get(key), kind) for split in splits.values())
-        cells = "".join(f'<td class="value">{_e(value)}</td>' for value in values)
+        cells = "".join(f'<td class="value">{escape(value)}</td>' for value in values)
         hint = hint.replace("{positive}", f"'{positive}'")
-        lines.append(f'<tr><th scope="row">{_e(label)}</th>{cells}<td class="hint">{_e(hint)}</td></tr>')
+        lines.append(f'<tr><th scope="row">{escape(label)}</th>{cells}<td class="hint">{escape(hint)}</td></tr>')
     lines.append("</tbody></table></div>")
     return "\n".join(lines)
 
 
 def _confusion_table(matrix: list[list[float]], names: list[str]) -> str:
-    header = "".join(f'<th scope="col">{_e(name)}</th>' for name in names)
+    header = "".join(f'<th scope="col">{escape(name)}</th>' for name in names)
     lines = [
         '<div class="table-wrap"><table class="confusion">',
         f'<thead><tr><th>true class ↓ / answer →</th>{header}</tr></thead><tbody>',
@@ -261,13 +261,13 @@ def _confusion_table(matrix: list[list[float]], names: list[str]) -> str:
             f'<td class="count{" right-answer" if col == row_index else ""}">{round(count):,}</td>'
             for col, count in enumerate(row)
         )
-        lines.append(f'<tr><th scope="row">{_e(name)}</th>{cells}</tr>')
+        lines.append(f'<tr><th scope="row">{escape(name)}</th>{cells}</tr>')
     lines.append("</tbody></table></div>")
     return "\n".join(lines)
 
 
 def _key_value_table(rows: Iterable[tuple[str, object]], css_class: str) -> str:
-    body = "".join(f'<tr><th scope="row">{_e(key)}</th><td>{_e(value)}</td></tr>' for key, value in rows)
+    body = "".join(f'<tr><th scope="row">{escape(key)}</th><td>{escape(value)}</td></tr>' for key, value in rows)
     return f'<div class="table-wrap"><table class="{css_class}"><tbody>{body}</tbody></table></div>'
 
 
@@ -329,14 +329,14 @@ def _data_url(path: Path) -> str:
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
 
-def _figure_html(path, heading: str, caption: str) -> str:
+def figure_html(path, heading: str, caption: str) -> str:
     path = Path(path)
     try:
         source = _data_url(path)
     except OSError:
-        return f'<p class="missing">Picture not found: {_e(path.name)} (draw the plots again to see it).</p>'
-    text = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
-    return f'<figure><img src="{source}" alt="{_e(heading)}" loading="lazy">{text}</figure>'
+        return f'<p class="missing">Picture not found: {escape(path.name)} (draw the plots again to see it).</p>'
+    text = f"<figcaption>{escape(caption)}</figcaption>" if caption else ""
+    return f'<figure><img src="{source}" alt="{escape(heading)}" loading="lazy">{text}</figure>'
 
 
 def _ordered_pictures(images: Mapping) -> list[tuple[str | None, str, Path]]:
@@ -399,8 +399,8 @@ def render_report(
     test = splits.get("test") or (next(iter(splits.values())) if splits else {})
     used_ids = set(_RESERVED_IDS)
     body: list[str] = [
-        f"<h1>{_e(title)}</h1>",
-        f'<p class="baseline" id="baseline">{_e(baseline_sentence(config, test))}</p>',
+        f"<h1>{escape(title)}</h1>",
+        f'<p class="baseline" id="baseline">{escape(baseline_sentence(config, test))}</p>',
     ]
     if str(metrics.get("status", "")).lower() == "interrupted":
         body.append('<p class="warning">Training was interrupted: these numbers are from the last finished epoch.</p>')
@@ -431,23 +431,23 @@ def render_report(
         else:
             section_id = section
             heading, caption = KNOWN_PICTURES[section]
-        body.append(f'<h2 id="{_e(section_id)}">{_e(heading)}</h2>')
-        body.append(_figure_html(path, heading, caption))
+        body.append(f'<h2 id="{escape(section_id)}">{escape(heading)}</h2>')
+        body.append(figure_html(path, heading, caption))
         contents.append((section_id, heading))
 
     for heading, fragment in sections or ():
         section_id = _unique_id(_slug(heading), used_ids)
-        body.append(f'<h2 id="{_e(section_id)}">{_e(heading)}</h2>')
+        body.append(f'<h2 id="{escape(section_id)}">{escape(heading)}</h2>')
         body.append(str(fragment))
         contents.append((section_id, heading))
 
     if notes:
         body.append('<h2 id="notes">Notes</h2>')
-        body.append("<ul>" + "".join(f"<li>{_e(note)}</li>" for note in notes) + "</ul>")
+        body.append("<ul>" + "".join(f"<li>{escape(note)}</li>" for note in notes) + "</ul>")
         contents.append(("notes", "Notes"))
 
     nav = '<nav id="contents" aria-label="Contents"><ul>' + "".join(
-        f'<li><a href="#{_e(section_id)}">{_e(heading)}</a></li>' for section_id, heading in contents
+        f'<li><a href="#{escape(section_id)}">{escape(heading)}</a></li>' for section_id, heading in contents
     ) + "</ul></nav>"
     body.insert(2, nav)
     return _page(title, body)
@@ -464,13 +464,13 @@ def _page(title: str, body: list[str]) -> str:
             '<meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f'<meta http-equiv="Content-Security-Policy" content="{_CONTENT_SECURITY_POLICY}">',
-            f"<title>{_e(title)}</title>",
+            f"<title>{escape(title)}</title>",
             f"<style>{_CSS}</style>",
             "</head>",
             "<body>",
             "<main>",
             *body,
-            f"<footer>Made by fiveornot {_e(__version__)}. This page is self-contained: it loads nothing.</footer>",
+            f"<footer>Made by fiveornot {escape(__version__)}. This page is self-contained: it loads nothing.</footer>",
             "</main>",
             "</body>",
             "</html>",

@@ -1,0 +1,86 @@
+"""A run's pictures and its report.html: what the model learned, where it errs, and how it compares.
+
+Reads the run folder (model, history, metrics, config) and the test images, draws every picture into
+`<run>/plots/` and writes `<run>/report.html` with the pictures embedded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fiveornot import plots, report
+from fiveornot.inference import target_word
+from fiveornot.model import Perceptron
+from fiveornot.runs import Run
+
+REPORT_FILE = "report.html"
+
+
+def draw_run_plots(run: Run, model: Perceptron, x_test: np.ndarray, y_test: np.ndarray) -> dict[str, Path]:
+    """Every picture of a run, keyed by its report section id."""
+    folder = run.path / "plots"
+    folder.mkdir(exist_ok=True)
+    raw = model.decision_function(x_test)
+    baseline = run.metrics.get("test", {}).get("baseline_accuracy")
+    images = {"curves": plots.plot_history(run.history, folder / "curves.png", baseline=baseline)}
+    if model.multiclass:
+        predicted = raw.argmax(axis=1)
+        confidence = model.output_from_raw(raw).max(axis=1)
+        images["weights"] = plots.plot_weights(model.coef_, folder / "weights.png")
+        images["misclassified"] = plots.plot_misclassified(x_test, y_test, predicted, confidence,
+                                                           folder / "misclassified.png")
+        matrix = run.metrics.get("test", {}).get("confusion_matrix") or _confusion(y_test, predicted, 10)
+        images["confusion"] = plots.plot_confusion(matrix, folder / "confusion.png", labels=[str(d) for d in range(10)])
+        return images
+
+    word = target_word(model)
+    truth = model.targets(y_test)
+    outputs = model.output_from_raw(raw)
+    predicted = outputs >= model.threshold_
+    images["weights"] = plots.plot_weights(model.coef_, folder / "weights.png", positive_label=word)
+    images["misclassified"] = plots.plot_misclassified(x_test, truth, predicted, outputs, folder / "misclassified.png",
+                                                       positive_label=word)
+    images["confusion"] = plots.plot_confusion(_confusion(truth.astype(int), predicted.astype(int), 2),
+                                               folder / "confusion.png", labels=(f"not {word}", word))
+    images["roc-pr"] = plots.plot_roc_pr(truth, outputs, folder / "roc-pr.png", threshold=model.threshold_)
+    images["output-histogram"] = plots.plot_output_histogram(raw, truth, folder / "output-histogram.png",
+                                                             positive_label=word, threshold=raw_threshold(model))
+    return images
+
+
+def raw_threshold(model: Perceptron) -> float | None:
+    """The decision threshold expressed on the raw weighted sum, where the histogram is drawn."""
+    t = model.threshold_
+    if model.activation == "sigmoid":
+        return float(np.log(t / (1 - t))) if 0 < t < 1 else None
+    if model.activation == "step":
+        return 0.0
+    return t
+
+
+def write_run_report(run: Run, dataset=None) -> Path:
+    """Draw the run's pictures and write its report.html; returns the report's path."""
+    if dataset is None:
+        from fiveornot.data import load_dataset
+
+        dataset = load_dataset()
+    _, (x_test, y_test) = dataset
+    model = Perceptron.load(run.model_path)
+    images = draw_run_plots(run, model, x_test, y_test)
+    config = run.config
+    notes = list(run.metrics.get("warnings", []))
+    return report.write_report(
+        run.path / REPORT_FILE,
+        title=f"fiveornot run {run.name}",
+        config={"digit": config.get("params", {}).get("digit", model.digit), **config},
+        metrics=run.metrics,
+        images=images,
+        notes=notes,
+    )
+
+
+def _confusion(truth, predicted, classes: int) -> list[list[int]]:
+    counts = np.bincount(np.asarray(truth) * classes + np.asarray(predicted), minlength=classes * classes)
+    return counts.reshape(classes, classes).tolist()
