@@ -28,7 +28,9 @@ def runs_dir_or_default(runs_dir: Optional[Path]) -> Path:
 
 
 def load_data(data_dir, offline):
-    """The data set commands train and test on, with fetch progress on a terminal."""
+    """The data set commands train and test on, showing progress (on stderr) when it must be fetched first."""
+    from fiveornot.cli.data import fetch_progress
     from fiveornot.data import load_dataset
 
-    return load_dataset(data_dir=data_dir, offline=offline)
+    with fetch_progress() as progress:
+        return load_dataset(data_dir=data_dir, offline=offline, progress=progress)
