@@ -29,7 +29,7 @@ DataDir = Annotated[
     typer.Option(
         "--data-dir",
         help="Directory holding the four IDX files (gz or raw) or mnist.npz; the cache goes there too. "
-        "[default: $FIVEORNOT_DATA, else the user cache folder]",
+        "(default: $FIVEORNOT_DATA, else the user cache folder)",
         file_okay=False,
         show_default=False,
     ),
@@ -99,7 +99,7 @@ def show(
         typer.Option(
             "--index",
             "-i",
-            help=f"Image index: repeat it, or give several (0 1 2 or 0,1,2). [default: 0 to {DEFAULT_SHOW_COUNT - 1}]",
+            help=f"Image index: repeat it, or give several (0 1 2 or 0,1,2) (default: 0 to {DEFAULT_SHOW_COUNT - 1}).",
             show_default=False,
         ),
     ] = None,

@@ -13,7 +13,7 @@ DataDir = Annotated[
 Offline = Annotated[bool, typer.Option("--offline", help="Never touch the network: use local copies only.")]
 RunsDir = Annotated[
     Optional[Path],
-    typer.Option("--runs-dir", help="Where runs are kept [default: ./runs, or env FIVEORNOT_RUNS].", show_default=False),
+    typer.Option("--runs-dir", help="Where runs are kept (default: ./runs, or env FIVEORNOT_RUNS).", show_default=False),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of tables.")]
 RunOrModel = Annotated[

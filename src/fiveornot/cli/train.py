@@ -21,7 +21,7 @@ def train(
     activation: Annotated[Literal["linear", "sigmoid", "step"], typer.Option(
         help="Output unit; 'linear' is the tutorial's failing model.")] = "sigmoid",
     loss: Annotated[Optional[Literal["mse", "bce", "hinge", "perceptron", "ce"]], typer.Option(
-        help="Loss [default: mse; ce for --digit all].",
+        help="Loss (default: mse; ce for --digit all).",
                                                 show_default=False)] = None,
     optimizer: Annotated[Literal["sgd", "momentum", "adam"], typer.Option()] = "adam",
     lr: Annotated[float, typer.Option(help="Learning rate (above 0).")] = 0.001,
@@ -37,12 +37,12 @@ def train(
                                                       show_default=False)] = None,
     patience: Annotated[Optional[int], typer.Option(min=1, help="Early stopping: epochs without a better val_loss.",
                                                     show_default=False)] = None,
-    threshold: Annotated[Optional[float], typer.Option(help="Decision threshold on the output [default: 0.5].",
+    threshold: Annotated[Optional[float], typer.Option(help="Decision threshold on the output (default: 0.5; 0 for a linear unit with a margin loss).",
                                                        show_default=False)] = None,
     init: Annotated[Literal["glorot", "zeros"], typer.Option(help="Weight initialisation.")] = "glorot",
     seed: Annotated[int, typer.Option(min=0, help="One seed for everything random.")] = 0,
     runs_dir: RunsDir = None,
-    name: Annotated[Optional[str], typer.Option(help="Run name [default: from the settings].",
+    name: Annotated[Optional[str], typer.Option(help="Run name (default: made from the settings).",
                                                 show_default=False)] = None,
     report: Annotated[bool, typer.Option("--report", help="Write plots and report.html into the run.")] = False,
     data_dir: DataDir = None,

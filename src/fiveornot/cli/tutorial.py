@@ -14,7 +14,7 @@ def tutorial(
     out: Annotated[Path, typer.Option("--out", help="Folder for report.html, its plots and the best model.")] = Path(
         "tutorial-report"),
     quick: Annotated[bool, typer.Option("--quick", help="Fewer epochs and sweeps: about a minute on 2 cores.")] = False,
-    workers: Annotated[Optional[int], typer.Option(min=1, help="Parallel runs [default: one per CPU core].",
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Parallel runs (default: one per CPU core).",
                                                    show_default=False)] = None,
     data_dir: DataDir = None,
     offline: Offline = False,
