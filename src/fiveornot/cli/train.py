@@ -70,7 +70,8 @@ def train(
     dataset = load_data(data_dir, offline)
     console = stdout_console()
     if not (quiet or json_output):
-        console.print(f"data: {dataset.source}")
+        console.print(f"data: {dataset.source}"
+                      + ("" if dataset.is_mnist else f" (not MNIST: the IDX data set {dataset.name!r})"))
         console.print(f"model: {model!r}")
     callbacks = [] if json_output else training_progress(quiet)
     with warnings.catch_warnings():
