@@ -70,14 +70,10 @@ def main(
 
 
 def _register_commands():
-    # Imported here, not at the top, so a module stays free to import this package's `app`.
-    for name in ("data", "train", "evaluate", "predict", "runs", "report", "tutorial", "serve"):
-        try:
-            module = __import__(f"fiveornot.cli.{name}", fromlist=["register"])
-        except ModuleNotFoundError as missing:
-            if missing.name != f"fiveornot.cli.{name}":
-                raise
-            continue
+    # Imported here, not at the top, because each module registers itself on the `app` defined above.
+    from fiveornot.cli import data, evaluate, predict, report, runs, serve, train, tutorial
+
+    for module in (train, evaluate, predict, report, tutorial, serve, data, runs):
         module.register(app)
 
 
