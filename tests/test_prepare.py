@@ -226,14 +226,15 @@ def test_deskew_straightens_a_slanted_bar():
     assert columns.max() - columns.min() <= 4
 
 
-def test_deskew_keeps_the_centre_of_mass():
-    slanted = bar(6, 21, slant=-0.5)
-    before, after = moments(slanted), moments(deskew(slanted))
-    assert after[0] == pytest.approx(before[0], abs=0.05) and after[1] == pytest.approx(before[1], abs=0.05)
+def test_deskew_moves_the_centre_of_mass_to_the_centre():
+    slanted = np.roll(bar(6, 21, slant=-0.5), (2, -3), axis=(0, 1))
+    after = moments(deskew(slanted))
+    assert after[0] == pytest.approx(14.0, abs=0.05) and after[1] == pytest.approx(14.0, abs=0.05)
 
 
-def test_deskew_leaves_an_upright_bar_alone():
-    upright = bar(4, 23, slant=0.0)
+def test_deskew_leaves_a_centred_upright_bar_alone():
+    upright = bar(5, 23, slant=0.0)                      # centre of mass (14, 14) already
+    assert moments(upright)[:2] == pytest.approx((14.0, 14.0))
     np.testing.assert_allclose(deskew(upright), upright, atol=0.5)
 
 
@@ -244,19 +245,21 @@ def test_deskew_keeps_blank_images_blank():
     assert result.dtype == np.float32 and result.shape == (3, 28, 28)
     assert np.isfinite(result).all() and not result[0].any() and not result[2].any()
     horizontal = np.zeros((28, 28), np.uint8)
-    horizontal[14, 5:20] = 255                          # no vertical extent: nothing to straighten
+    horizontal[14, 6:23] = 255                          # no vertical extent: nothing to straighten, centred
     np.testing.assert_array_equal(deskew(horizontal), horizontal)
 
 
-def test_deskew_matches_an_independent_scipy_shear():
+def test_deskew_matches_the_classic_scipy_deskew():
     from scipy import ndimage
 
     digits = make_digits(40, seed=6)[0]
     for digit, ours in zip(digits, deskew(digits)):
-        mean_row, _, slant = moments(digit)
-        # Output (r, c) reads input (r, c + slant * (r - mean_row)), bilinear, zeros outside.
-        expected = ndimage.affine_transform(digit.astype(float), np.array([[1, 0], [slant, 1]]),
-                                            offset=[0, -slant * mean_row], order=1, mode="grid-constant")
+        mean_row, mean_col, slant = moments(digit)
+        # The classic: output (r, c) reads input A @ (r, c) + offset with A = [[1, 0], [slant, 1]] and the offset
+        # that sends the output centre (14, 14) to the centre of mass; bilinear, zeros outside.
+        shear = np.array([[1, 0], [slant, 1]])
+        offset = np.array([mean_row, mean_col]) - shear @ np.array([14.0, 14.0])
+        expected = ndimage.affine_transform(digit.astype(float), shear, offset=offset, order=1, mode="grid-constant")
         np.testing.assert_allclose(ours, expected, atol=1e-3)
 
 

@@ -38,6 +38,7 @@ SIDE = 28                   # MNIST images are SIDE x SIDE
 N_PIXELS = SIDE * SIDE
 MNIST_BOX = 20              # MNIST fitted each digit's longer side into 20 pixels ...
 MNIST_CENTRE = 14.0         # ... and put its centre of mass here (measured on MNIST: 13.99, 14.01)
+CENTRE = MNIST_CENTRE       # where deskew puts each digit's centre of mass
 
 MAX_PIXELS = 40_000_000     # refuse pictures over 40 megapixels before decoding them
 _CHUNK = 2048               # images per vectorised step of deskew: big enough for numpy, small enough for cache
@@ -251,10 +252,15 @@ def _as_batch(images) -> np.ndarray:
 def deskew(images) -> np.ndarray:
     """Straighten digits by their second moments: the classic MNIST deskewing.
 
-    Each digit is sheared along x, about its centre of mass, by the amount that makes its principal axis
-    vertical: alpha = cov(row, col) / var(row), and output pixel (r, c) reads the input at
-    (r, c + alpha * (r - mean_row)). A shear along x only moves pixels within their row, so the whole batch
-    is one bilinear interpolation per row, vectorised over all images. The centre of mass stays put.
+    Each digit is sheared along x by the amount that makes its principal axis vertical,
+    alpha = cov(row, col) / var(row), and moved so that its centre of mass lands exactly on (14, 14): output
+    pixel (r, c) reads the input, bilinearly, at (r + mean_row - 14, c + alpha * (r - 14) + mean_col - 14).
+    That sub-pixel centring matters: MNIST centred its digits only to the nearest pixel, and a linear model
+    scores about a point better (10 classes) when every digit sits on the same spot.
+
+    The read position's row depends only on the output row, so the work splits into a vertical shift (the
+    same fraction for every row of an image) and then one linear interpolation along each row, both
+    vectorised over the batch.
 
     Parameters
     ----------
@@ -292,9 +298,10 @@ def _deskew_chunk(images: np.ndarray, padded: np.ndarray) -> np.ndarray:
 
     count = len(images)
     pixels = images.astype(np.float32)
-    shear, mean_row = _skew_of(pixels)
+    shear, mean_row, mean_col = _skew_of(pixels)
+    pixels = _shift_rows(pixels, mean_row - CENTRE)
     # How far along x each output row reads: a whole number of pixels and a fraction, per (image, row).
-    offset = (shear[:, None] * (np.arange(SIDE)[None, :] - mean_row[:, None])).ravel()   # (count * 28,)
+    offset = (shear[:, None] * (np.arange(SIDE)[None, :] - CENTRE) + (mean_col - CENTRE)[:, None]).ravel()
     whole = np.floor(offset)
     fraction = (offset - whole).astype(np.float32)[:, None]
     whole = np.clip(whole, -_SHEAR_PAD, _SHEAR_PAD - 1).astype(np.intp)
@@ -307,8 +314,21 @@ def _deskew_chunk(images: np.ndarray, padded: np.ndarray) -> np.ndarray:
     return (left + fraction * (right - left)).reshape(count, SIDE, SIDE)
 
 
-def _skew_of(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per image: the shear that makes it upright (cov(row, col) / var(row)), and its mean row.
+def _shift_rows(pixels: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Each image's rows read `shift` rows further down (bilinearly, zeros beyond the edge)."""
+    count = len(pixels)
+    whole = np.floor(shift)
+    fraction = (shift - whole).astype(np.float32)[:, None, None]
+    padded = np.zeros((count, 3 * SIDE + 1, SIDE), dtype=np.float32)   # a shift beyond 28 reads only zeros
+    padded[:, SIDE:2 * SIDE] = pixels
+    first = (SIDE + np.clip(whole, -SIDE, SIDE).astype(np.intp))[:, None] + np.arange(SIDE)[None, :]
+    upper = np.take_along_axis(padded, first[:, :, None], axis=1)
+    lower = np.take_along_axis(padded, first[:, :, None] + 1, axis=1)
+    return upper + fraction * (lower - upper)
+
+
+def _skew_of(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per image: the shear that makes it upright (cov(row, col) / var(row)), its mean row and mean column.
 
     The sums run in float32 about the image centre (seven digits are plenty for a slant); only the final
     per-image divisions run in float64.
@@ -325,7 +345,9 @@ def _skew_of(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     cov = (row_moment @ centred) / total - mean_row * mean_col
     flat = blank | (var_row < 1e-6)                        # a horizontal line has no slant to remove
     shear = np.where(flat, 0.0, cov / np.where(flat, 1.0, var_row))
-    return shear, mean_row + (SIDE - 1) / 2
+    mean_row = np.where(blank, CENTRE, mean_row + (SIDE - 1) / 2)   # blank images: nothing to move
+    mean_col = np.where(blank, CENTRE, mean_col + (SIDE - 1) / 2)
+    return shear, mean_row, mean_col
 
 
 # ---- augmentation: the "more data" lever ------------------------------------------------------------------
