@@ -105,8 +105,9 @@ def test_augmentation_trains_on_extra_copies(digits):
     assert recorder.events[0][1]["examples"] == 540 * 3
 
 
-def test_deskew_and_standard_scaling_train(digits):
+@pytest.mark.parametrize("params", [{"deskew": True}, {"scale": "standard"}])
+def test_each_preparation_trains(digits, params):
     (x, y), (x_test, y_test) = digits
-    model = Perceptron(epochs=3, lr=0.01, deskew=True, scale="standard")
+    model = Perceptron(**({"epochs": 3, "lr": 0.01} | params))
     model.fit(x, y)
     assert model.score(x_test, y_test) > 0.95
