@@ -337,7 +337,7 @@ def test_an_unexpected_error_is_a_bare_500(client, trained, monkeypatch, caplog)
     def broken(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("fiveornot.web.app.describe", broken)
+    monkeypatch.setattr("fiveornot.inference.explain", broken)
     response = client.post("/api/predict", json={"image": test_image(trained)})
     assert response.status_code == 500
     assert response.json() == {"detail": "Internal server error: the server's log has the details."}

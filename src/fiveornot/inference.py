@@ -23,7 +23,11 @@ def describe(model, images: np.ndarray) -> list[dict]:
     step unit, whose output is no probability), raw = the weighted sum. Ten outputs: answer the digit (an int),
     probability of that digit, probabilities of all ten, raw = the ten weighted sums.
     """
-    raw = model.decision_function(images)
+    return describe_raw(model, model.decision_function(images))
+
+
+def describe_raw(model, raw: np.ndarray) -> list[dict]:
+    """`describe` from the raw weighted sums, (N,) or (N, 10)."""
     if model.multiclass:
         probabilities = model.output_from_raw(raw)
         answers = probabilities.argmax(axis=1)
@@ -37,6 +41,26 @@ def describe(model, images: np.ndarray) -> list[dict]:
              "probability": float(out) if is_probability else None,
              "output": float(out),
              "raw": float(z)} for is_yes, out, z in zip(yes, outputs, raw)]
+
+
+def explain(model, image: np.ndarray) -> dict:
+    """`describe` for one uint8 (28, 28) image, plus why: the bias and the 28x28 `contributions`
+    (weight x prepared input), which sum with the bias to the raw output. The input is prepared once.
+
+    For a 10-class model `raw`, `bias` and `contributions` are the predicted digit's; `raw_all` holds all ten.
+    """
+    prepared = model.preparation_.transform(image)[0]
+    raw = prepared @ model.coef_ + model.intercept_
+    said = describe_raw(model, raw[np.newaxis])[0]
+    if model.multiclass:
+        digit = said["answer"]
+        weights, bias = model.coef_[:, digit], float(model.intercept_[digit])
+        said.update(raw=said["raw"][digit], raw_all=said["raw"], output=None)
+    else:
+        weights, bias = model.coef_, float(model.intercept_)
+    said["bias"] = bias
+    said["contributions"] = (weights.astype(np.float64) * prepared).reshape(28, 28)
+    return said
 
 
 def contributions(model, image: np.ndarray, output: int | None = None) -> np.ndarray:
