@@ -26,7 +26,7 @@ def default_run_name(model: Perceptron) -> str:
     if model.deskew:
         parts.append("deskew")
     if model.augment:
-        parts.append(f"augment{model.augment}")
+        parts.append(f"augment{model.augment}" + ("-elastic" if model.elastic else ""))
     if model.train_size:
         parts.append(f"n{model.train_size}")
     return "-".join(parts)

@@ -52,6 +52,7 @@ _CONSTRAINTS = {
     "scale": (lambda v: v in SCALES, f"one of {SCALES}"),
     "deskew": (lambda v: isinstance(v, bool), "a bool"),
     "augment": (lambda v: _is_int(v) and v >= 0, "an integer in the range [0, inf)"),
+    "elastic": (lambda v: isinstance(v, bool), "a bool"),
     "train_size": (lambda v: v is None or (_is_int(v) and v >= 10), "None or an integer in the range [10, inf)"),
     "patience": (lambda v: v is None or (_is_int(v) and v >= 1), "None or an integer in the range [1, inf)"),
     "init": (lambda v: v in ("glorot", "zeros"), "one of ('glorot', 'zeros')"),
@@ -85,6 +86,8 @@ class Perceptron:
         Straighten each digit by its second moments before scaling.
     augment : int, default 0
         Extra randomly shifted/rotated/scaled copies of each training image, made anew each epoch.
+    elastic : bool, default False
+        Also distort the augmented copies elastically (Simard et al., 2003).
     train_size : int or None
         Use only this many training images (a stratified, seeded subset).
     patience : int or None
@@ -105,11 +108,11 @@ class Perceptron:
     """
 
     def __init__(self, digit=5, activation="sigmoid", loss=None, optimizer="adam", lr=0.001, epochs=10,
-                 batch_size=32, validation_split=0.1, scale="unit", deskew=False, augment=0, train_size=None,
-                 patience=None, init="glorot", seed=0, threshold=None, shuffle=True):
+                 batch_size=32, validation_split=0.1, scale="unit", deskew=False, augment=0, elastic=False,
+                 train_size=None, patience=None, init="glorot", seed=0, threshold=None, shuffle=True):
         self.digit, self.activation, self.loss, self.optimizer, self.lr = digit, activation, loss, optimizer, lr
         self.epochs, self.batch_size, self.validation_split = epochs, batch_size, validation_split
-        self.scale, self.deskew, self.augment, self.train_size = scale, deskew, augment, train_size
+        self.scale, self.deskew, self.augment, self.elastic, self.train_size = scale, deskew, augment, elastic, train_size
         self.patience, self.init, self.seed, self.threshold, self.shuffle = patience, init, seed, threshold, shuffle
 
     # ---- configuration -------------------------------------------------------------------------------

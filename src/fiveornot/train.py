@@ -142,7 +142,7 @@ class _TrainingData:
             from fiveornot.prepare import augment_batches
 
             for copies, copy_labels in augment_batches(self.images, self.labels, self.model.augment, rng,
-                                                       **AUGMENTATION):
+                                                       elastic=self.model.elastic, **AUGMENTATION):
                 yield self.model.preparation_.rows(copies), _kernel_targets(self.model, copy_labels)
 
 

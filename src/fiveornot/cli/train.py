@@ -33,6 +33,7 @@ def train(
         help="Input scaling: raw 0..255, /255, or z-scores.")] = "unit",
     deskew: Annotated[bool, typer.Option("--deskew", help="Straighten each digit before scaling.")] = False,
     augment: Annotated[int, typer.Option(min=0, help="Extra shifted/rotated copies of each image per epoch.")] = 0,
+    elastic: Annotated[bool, typer.Option("--elastic", help="Also distort the --augment copies elastically.")] = False,
     train_size: Annotated[Optional[int], typer.Option(min=10, help="Train on this many images (stratified).",
                                                       show_default=False)] = None,
     patience: Annotated[Optional[int], typer.Option(min=1, help="Early stopping: epochs without a better val_loss.",
@@ -63,7 +64,7 @@ def train(
     model = Perceptron(
         digit="all" if digit == "all" else int(digit), activation=activation, loss=loss, optimizer=optimizer,
         lr=lr, epochs=epochs, batch_size=batch_size, validation_split=validation_split, scale=scale,
-        deskew=deskew, augment=augment, train_size=train_size, patience=patience, threshold=threshold,
+        deskew=deskew, augment=augment, elastic=elastic, train_size=train_size, patience=patience, threshold=threshold,
         init=init, seed=seed,
     )
     model.validate_params()
