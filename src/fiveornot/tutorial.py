@@ -202,18 +202,23 @@ def write_tutorial(experiments, results, out_dir: Path, y_test, baseline: float)
                                                     pictures / "linear-raw-outputs.png", threshold=0.5)
         accuracies = [row["val_accuracy"] for row in linear["history"]]
         raw = ", ".join(f"{v:+.1f}" for v in linear["raw_sample"])
+        outputs = np.asarray(linear["raw_all"])
+        spread = (f"over the test set they run from {outputs.min():+.1f} to {outputs.max():+.1f}, and "
+                  f"{np.mean((outputs < 0) | (outputs > 1)):.0%} fall outside 0..1")
         sections.append(("1. A linear unit on raw pixels fails", "".join([
             _paragraph("The tutorial's first model: one weighted sum of the 784 raw pixels (0..255), trained with "
                        "MSE against targets 0/1. Validation accuracy per epoch: "
                        + ", ".join(_pct(a) for a in accuracies) + f"; test accuracy {_pct(_accuracy(linear))}, "
                        f"against {_pct(baseline)} for always answering 'not five'. It does not improve with epochs."),
-            _paragraph(f"Its raw outputs for the first {RAW_SAMPLES} test images: {raw}. A target of 0 or 1 "
-                       "cannot be met by numbers this size, so every step overshoots."),
+            _paragraph(f"Its raw outputs for the first {RAW_SAMPLES} test images: {raw}; {spread}. Nothing keeps "
+                       "a linear output near the targets 0 and 1, so the squared errors of the far-out images "
+                       "dominate every step and the weights swing from epoch to epoch."),
             report.figure_html(history_png, "linear history", "Loss and accuracy per epoch."),
             report.figure_html(histogram_png, "linear raw outputs", "Raw outputs per class: huge, overlapping."),
         ])))
         summary.append(f"1. linear on raw pixels: {_pct(_accuracy(linear))} (baseline {_pct(baseline)}), "
-                       f"val accuracy per epoch {min(accuracies):.0%}..{max(accuracies):.0%}; raw outputs like {raw[:40]}...")
+                       f"val accuracy per epoch {min(accuracies):.0%}..{max(accuracies):.0%}; raw outputs like "
+                       f"{raw[:30]}...; {spread}")
 
     # 2. the sigmoid
     raw_seeds = [get(f"sigmoid-raw-seed{s}") for s in (0, 1, 2)]
