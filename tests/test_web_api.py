@@ -440,3 +440,22 @@ def test_serve_help():
     assert result.exit_code == 0
     for option in ("--host", "--port", "--runs-dir", "--data-dir", "--offline", "RUN_OR_MODEL"):
         assert option in result.output
+
+
+def test_the_array_shortcut_answers_exactly_as_the_route(client, trained, monkeypatch):
+    """A plain 28x28 array is answered before FastAPI's routing (see ArrayShortcut); a query string sends the
+    same request through the route. Both must say the same, headers included."""
+    from fiveornot.web.app import ArrayShortcut
+
+    answered = []
+    original = ArrayShortcut._answer
+    monkeypatch.setattr(ArrayShortcut, "_answer", lambda self, body: answered.append(1) or original(self, body))
+    image = test_image(trained)
+    name = client.get("/api/runs").json()[0]["name"]
+    shortcut = client.post("/api/predict", json={"image": image, "run": name})
+    routed = client.post(f"/api/predict?run={name}", json={"image": image})
+    assert len(answered) == 1  # the first took the shortcut, the second the route
+    assert shortcut.status_code == routed.status_code == 200
+    assert shortcut.json() == routed.json()
+    for header in ("content-type", "content-security-policy", "x-content-type-options"):
+        assert shortcut.headers[header] == routed.headers[header]
