@@ -5,10 +5,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 from typer.testing import CliRunner
@@ -159,3 +157,19 @@ def test_ctrl_c_saves_an_interrupted_run_and_exits_130(synthetic_data_dir, runs_
     assert metrics["status"] == "interrupted" and 1 <= metrics["epochs_run"] < 100000
     assert (run / "model.safetensors").is_file()
     assert len((run / "history.csv").read_text().splitlines()) == metrics["epochs_run"] + 1
+
+
+def test_save_input_keeps_inputs_that_share_a_name(trained, tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        draw_five().save(tmp_path / folder / "x.png")
+    result = invoke("predict", "latest", tmp_path / "a" / "x.png", tmp_path / "b" / "x.png", "--save-input",
+                    tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["x-2-28x28.png", "x-28x28.png"]
+
+
+def test_file_names_with_brackets_are_printed_as_they_are(trained, tmp_path):
+    draw_five().save(tmp_path / "scan[red].png")
+    result = invoke("predict", "latest", tmp_path / "scan[red].png")
+    assert result.exit_code == 0 and "scan[red].png" in result.output

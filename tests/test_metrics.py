@@ -53,3 +53,15 @@ def test_average_ranks_match_scipy():
 
     values = np.array([3.0, 1.0, 3.0, 2.0, 1.0, 5.0])
     np.testing.assert_allclose(average_ranks(values), rankdata(values))
+
+
+def test_roc_auc_of_a_diverged_model_is_undefined():
+    assert binary_metrics(np.array([True, False]), np.array([np.nan, np.nan]))["roc_auc"] is None
+
+
+def test_roc_auc_ranks_the_raw_sums_when_given():
+    y_true = np.array([True, False, True, False])
+    step_outputs = np.array([1.0, 1.0, 0.0, 0.0])  # a step unit: ties everywhere
+    raw = np.array([3.0, 0.5, -0.2, -4.0])
+    assert binary_metrics(y_true, step_outputs, 0.5)["roc_auc"] == 0.5
+    assert binary_metrics(y_true, step_outputs, 0.5, ranking=raw)["roc_auc"] == 0.75

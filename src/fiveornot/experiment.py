@@ -1,7 +1,7 @@
 """One training run end to end: fit on the training images, evaluate on the test images, save the run folder.
 
-The CLI's `train`, the tutorial and `serve` (when there is no model yet) all go through `run_experiment`, so
-a run folder always holds the same files whoever made it.
+The CLI's `train` and `serve` (when there is no model yet) go through `run_experiment`, so a run folder always
+holds the same files whoever made it. (The tutorial's many runs keep only their numbers, in its report.)
 """
 
 from __future__ import annotations

@@ -61,18 +61,3 @@ def explain(model, image: np.ndarray) -> dict:
     said["bias"] = bias
     said["contributions"] = (weights.astype(np.float64) * prepared).reshape(28, 28)
     return said
-
-
-def contributions(model, image: np.ndarray, output: int | None = None) -> np.ndarray:
-    """weight x prepared input for each pixel, (28, 28): with the bias they sum to the raw output.
-
-    For a 10-class model, `output` picks the class (default: the predicted one).
-    """
-    prepared = model.preparation_.transform(image)[0]
-    if model.multiclass:
-        if output is None:
-            output = int(np.argmax(prepared @ model.coef_ + model.intercept_))
-        weights = model.coef_[:, output]
-    else:
-        weights = model.coef_
-    return (weights.astype(np.float64) * prepared).reshape(28, 28)

@@ -45,11 +45,6 @@ def loss_and_gradient(loss: str, activation: str, z: np.ndarray, y: np.ndarray):
     raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
 
 
-def loss_value(loss: str, activation: str, z, y) -> float:
-    """Mean loss over a batch."""
-    return float(np.mean(loss_and_gradient(loss, activation, z, y)[0]))
-
-
 def softmax_cross_entropy(z: np.ndarray, labels: np.ndarray):
     """Per-sample cross-entropy of softmax(z) for integer labels, and d loss / d z."""
     z = np.asarray(z, dtype=np.float64)

@@ -6,8 +6,11 @@ Only numpy; scikit-learn is the oracle these are tested against, not a dependenc
 import numpy as np
 
 
-def binary_metrics(y_true, scores, threshold: float = 0.5) -> dict:
-    """Metrics for "is it the digit?" from true bools and the model's outputs (answer: score >= threshold)."""
+def binary_metrics(y_true, scores, threshold: float = 0.5, ranking=None) -> dict:
+    """Metrics for "is it the digit?" from true bools and the model's outputs (answer: score >= threshold).
+
+    ROC-AUC ranks `ranking` when given (the raw sums), else the scores.
+    """
     y_true = np.asarray(y_true, dtype=bool)
     scores = np.asarray(scores, dtype=np.float64)
     y_pred = scores >= threshold
@@ -26,7 +29,7 @@ def binary_metrics(y_true, scores, threshold: float = 0.5) -> dict:
         "precision": precision,
         "recall": recall,
         "f1": _ratio(2 * precision * recall, precision + recall),
-        "roc_auc": roc_auc(y_true, scores),
+        "roc_auc": roc_auc(y_true, scores if ranking is None else ranking),
         "threshold": float(threshold),
         "confusion_matrix": [[tn, fp], [fn, tp]],
     }
@@ -51,14 +54,15 @@ def multiclass_metrics(y_true, y_pred, n_classes: int = 10) -> dict:
 def roc_auc(y_true, scores) -> float | None:
     """Area under the ROC curve: the chance a random positive scores above a random negative (ties count half).
 
-    None when only one class is present (the area is undefined).
+    None when only one class is present (the area is undefined) or a score is not finite (a diverged model).
     """
     y_true = np.asarray(y_true, dtype=bool)
+    scores = np.asarray(scores, dtype=np.float64)
     n_pos = int(y_true.sum())
     n_neg = y_true.size - n_pos
-    if n_pos == 0 or n_neg == 0:
+    if n_pos == 0 or n_neg == 0 or not np.all(np.isfinite(scores)):
         return None
-    ranks = average_ranks(np.asarray(scores, dtype=np.float64))
+    ranks = average_ranks(scores)
     return float((ranks[y_true].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 

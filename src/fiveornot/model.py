@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import numbers
-import os
 from pathlib import Path
 
 import numpy as np
 
 from fiveornot import __version__, activations
+from fiveornot.atomic import atomic_write
 from fiveornot.errors import FiveornotError, ModelFileError
 from fiveornot.losses import LOSSES, MARGIN_LOSSES
 from fiveornot.optimizers import OPTIMIZERS
@@ -130,6 +130,15 @@ class Perceptron:
             raise ParameterError(f"The {self.loss!r} loss works with one output only; use 'ce' or 'mse' with digit='all'.")
         if not self.multiclass and self.loss == "ce":
             raise ParameterError("The 'ce' loss is for digit='all'; with one output use 'bce' (binary cross-entropy).")
+        if self.multiclass and self.activation != "sigmoid":
+            raise ParameterError(f"digit='all' always uses a softmax output; activation={self.activation!r} would be "
+                                 "ignored. Leave the activation at its default.")
+        if self.elastic and not self.augment:
+            raise ParameterError("elastic=True distorts the augmented copies, but augment=0 makes none: set augment "
+                                 "to 1 or more.")
+        if self.patience is not None and self.validation_split == 0:
+            raise ParameterError("Early stopping (patience) watches the validation loss, but validation_split=0 "
+                                 "holds out no images: give a validation_split above 0.")
 
     @property
     def multiclass(self) -> bool:
@@ -242,7 +251,10 @@ class Perceptron:
         z = self.decision_function(X)
         if self.multiclass:
             return metrics.multiclass_metrics(np.asarray(y), z.argmax(axis=1))
-        return metrics.binary_metrics(self.targets(y), self.output_from_raw(z), threshold=self.threshold_)
+        # Answers come from the output and the threshold; ROC-AUC ranks the raw sums, which keep their order
+        # even where a step output is only 0 or 1.
+        return metrics.binary_metrics(self.targets(y), self.output_from_raw(z), threshold=self.threshold_,
+                                      ranking=z)
 
     # ---- files ---------------------------------------------------------------------------------------
 
@@ -265,9 +277,8 @@ class Perceptron:
         }
         metadata.update({f"prep.{k}": v for k, v in self.preparation_.to_metadata().items()})
         path = Path(path)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_bytes(save(tensors, metadata=metadata))
-        os.replace(temporary, path)
+        with atomic_write(path) as file:
+            file.write(save(tensors, metadata=metadata))
         return path
 
     @classmethod
@@ -297,6 +308,9 @@ class Perceptron:
         weights, bias = tensors.get("weights"), tensors.get("bias")
         if weights is None or bias is None or weights.shape != expected or bias.shape != (model.n_outputs,):
             raise ModelFileError(f"{path} holds weights of the wrong shape (expected {expected}). Retrain the model.")
+        if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(bias))):
+            raise ModelFileError(f"{path} holds weights that are not finite numbers: its training diverged. "
+                                 "Retrain with a smaller --lr or --scale unit.")
         model.coef_ = weights
         model.intercept_ = bias if model.multiclass else float(bias[0])
         model.training_data_digest_ = metadata.get("training_data_digest", "")

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -230,22 +228,13 @@ def _figure(size: tuple[int, int], path):
 
 
 def _save_atomically(fig, path: Path) -> None:
-    """Write ``fig`` as PNG to a temporary file beside ``path``, then rename it over ``path``.
+    """Write ``fig`` as PNG beside ``path`` and rename it into place: a reader never sees half a picture."""
+    from fiveornot.atomic import atomic_write
 
-    A reader (the web page, the report) never sees a half-written picture, and a crash leaves no debris.
-    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            # No bbox_inches="tight": it would change the documented pixel size.
-            fig.savefig(stream, format="png", dpi=DPI, metadata={"Software": None})
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; a picture or page is for reading
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    with atomic_write(path) as stream:
+        # No bbox_inches="tight": it would change the documented pixel size.
+        fig.savefig(stream, format="png", dpi=DPI, metadata={"Software": None})
 
 
 def _notice(ax, text: str) -> None:

@@ -14,9 +14,7 @@ import base64
 import html
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -487,19 +485,11 @@ def write_report(path, **kwargs) -> Path:
     Path
         ``path``.
     """
+    from fiveornot.atomic import atomic_write
+
     path = Path(path)
     page = render_report(**kwargs)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(page)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; a picture or page is for reading
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    with atomic_write(path) as file:
+        file.write(page.encode("utf-8"))
     return path

@@ -13,6 +13,7 @@ import numpy as np
 from fiveornot import plots, report
 from fiveornot.inference import target_word
 from fiveornot.model import Perceptron
+from fiveornot.errors import RunError
 from fiveornot.runs import Run
 
 REPORT_FILE = "report.html"
@@ -44,7 +45,10 @@ def draw_run_plots(run: Run, model: Perceptron, x_test: np.ndarray, y_test: np.n
                                                        positive_label=word)
     images["confusion"] = plots.plot_confusion(_confusion(truth.astype(int), predicted.astype(int), 2),
                                                folder / "confusion.png", labels=(f"not {word}", word))
-    images["roc-pr"] = plots.plot_roc_pr(truth, outputs, folder / "roc-pr.png", threshold=model.threshold_)
+    # Ranked by the raw sums (a step unit's output is only 0 or 1), the threshold marked where it falls on them.
+    threshold = raw_threshold(model)
+    images["roc-pr"] = plots.plot_roc_pr(truth, raw, folder / "roc-pr.png",
+                                         threshold=0.0 if threshold is None else threshold)
     images["output-histogram"] = plots.plot_output_histogram(raw, truth, folder / "output-histogram.png",
                                                              positive_label=word, threshold=raw_threshold(model))
     return images
@@ -67,6 +71,9 @@ def write_run_report(run: Run, dataset=None) -> Path:
 
         dataset = load_dataset()
     _, (x_test, y_test) = dataset
+    if run.metrics.get("status") == "diverged":
+        raise RunError(f"Run {run.name} diverged (its weights are not finite numbers): there is nothing to draw. "
+                       "Retrain with a smaller --lr or --scale unit.")
     model = Perceptron.load(run.model_path)
     images = draw_run_plots(run, model, x_test, y_test)
     config = run.config

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fiveornot.atomic import atomic_write
 from fiveornot.errors import RunError
 
 MODEL_FILE, CONFIG_FILE, METRICS_FILE, HISTORY_FILE = "model.safetensors", "config.json", "metrics.json", "history.csv"
@@ -56,14 +57,9 @@ def create_run_dir(runs_dir: Path, name: str) -> Path:
 
 
 def write_atomic(path: Path, data: bytes | str) -> Path:
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    if isinstance(data, str):
-        temporary.write_text(data, encoding="utf-8")
-    else:
-        temporary.write_bytes(data)
-    os.replace(temporary, path)
-    return path
+    with atomic_write(path) as file:
+        file.write(data.encode("utf-8") if isinstance(data, str) else data)
+    return Path(path)
 
 
 def write_json(path: Path, value) -> Path:
@@ -129,21 +125,22 @@ class Run:
 
 
 def list_runs(runs_dir: Path) -> list[Run]:
-    """Runs that hold a model, oldest first (names start with their timestamp)."""
+    """Runs that hold a model, oldest first (by the time their model was written, then by name)."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         return []
-    return sorted((Run(p) for p in runs_dir.iterdir() if (p / MODEL_FILE).is_file()), key=lambda r: r.name)
+    runs = [Run(p) for p in runs_dir.iterdir() if (p / MODEL_FILE).is_file()]
+    return sorted(runs, key=lambda run: (run.model_path.stat().st_mtime, run.name))
 
 
 def resolve(spec: str, runs_dir: Path) -> tuple[Run | None, Path]:
     """Turn RUN_OR_MODEL (a run folder, a run's name, `latest`, or a .safetensors file) into (run, model path)."""
     runs_dir = Path(runs_dir)
     if spec == "latest":
-        runs = list_runs(runs_dir)
-        if not runs:
-            raise RunError(f"No runs in {runs_dir} yet: train one with `fiveornot train`.")
-        return runs[-1], runs[-1].model_path
+        usable = [run for run in list_runs(runs_dir) if run.metrics.get("status") not in (None, "diverged")]
+        if not usable:
+            raise RunError(f"No finished runs in {runs_dir} yet: train one with `fiveornot train`.")
+        return usable[-1], usable[-1].model_path
     path = Path(spec)
     if path.suffix == ".safetensors":
         if not path.is_file():

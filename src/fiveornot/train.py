@@ -117,6 +117,9 @@ def train(model, X, y, *, callbacks=(), validation_data=None) -> History:
     else:
         train_idx, val_images, val_labels = chosen, None, None
 
+    if len(train_idx) == 0:
+        raise TrainingError(f"No training images are left after holding out {model.validation_split:.0%} for "
+                            "validation: use a smaller --validation-split or a larger --train-size.")
     # Index once (a copy of the uint8 training images), never the float matrix: see kernels.py.
     train_images, train_labels = images[train_idx], labels[train_idx]
     model.preparation_ = Preparation(scale=model.scale, deskew=model.deskew)
@@ -155,7 +158,7 @@ def _run_epochs(model, data, X_val, val_labels, callbacks, rng) -> History:
     model.stop_training, model.stop_reason = False, "completed"
     optimizer_state = [np.zeros_like(model.params_), np.zeros_like(model.params_), 0]
     count = len(data.labels)
-    steps_per_epoch = -(-count // model.batch_size) * (1 + model.augment)
+    steps_per_epoch = -(-count // min(model.batch_size, count)) * (1 + model.augment)
     begin = {"epochs": model.epochs, "steps_per_epoch": steps_per_epoch, "examples": count * (1 + model.augment)}
     for callback in callbacks:
         callback.on_train_begin(begin)
@@ -202,23 +205,24 @@ def _run_epochs(model, data, X_val, val_labels, callbacks, rng) -> History:
 def _train_part(model, data, pixel_rows, targets, state, totals, callbacks, seen_before, rng) -> int:
     """Train one pass over some rows (the training set, or one augmented chunk); returns the rows seen."""
     order = rng.permutation(len(targets)) if model.shuffle else np.arange(len(targets))
-    batches = -(-len(order) // model.batch_size)
+    batch_size = min(model.batch_size, len(order))  # a batch never needs more room than the rows there are
+    batches = -(-len(order) // batch_size)
     first, second, step = state
     seen = 0
     for start in range(0, batches, STEPS_PER_CALL):
         stop = min(start + STEPS_PER_CALL, batches)
         if model.multiclass:
             step = kernels.multiclass_batches(
-                pixel_rows, data.a, data.b, targets, order, start, stop, model.batch_size,
+                pixel_rows, data.a, data.b, targets, order, start, stop, batch_size,
                 model.params_, first, second, step, 10, kernels.MULTICLASS_LOSS_CODES[model.loss_],
                 kernels.OPTIMIZER_CODES[model.optimizer], model.lr, totals)
         else:
             step = kernels.binary_batches(
-                pixel_rows, data.a, data.b, targets, order, start, stop, model.batch_size,
+                pixel_rows, data.a, data.b, targets, order, start, stop, batch_size,
                 model.params_, first, second, step, kernels.ACTIVATION_CODES[model.activation],
                 kernels.LOSS_CODES[model.loss_], kernels.OPTIMIZER_CODES[model.optimizer], model.lr,
                 model.threshold_, totals)
-        seen = min(stop * model.batch_size, len(order))
+        seen = min(stop * batch_size, len(order))
         logs = {"loss": totals[0] / (seen_before + seen), "accuracy": totals[1] / (seen_before + seen)}
         for callback in callbacks:
             callback.on_train_batch_end(step, logs)

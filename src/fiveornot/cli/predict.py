@@ -100,11 +100,16 @@ def _save_inputs(results, directory: Path) -> None:
     from PIL import Image
 
     directory.mkdir(parents=True, exist_ok=True)
+    used = set()
     for result in results:
         if result.get("image") is None:
             continue
         stem = Path(result["file"]).stem if result["file"] else f"mnist-test-{result['index']}"
-        path = directory / f"{stem}-28x28.png"
+        path, number = directory / f"{stem}-28x28.png", 1
+        while path in used or path.exists():  # two inputs named x.png, or an earlier run's files: keep them all
+            number += 1
+            path = directory / f"{stem}-{number}-28x28.png"
+        used.add(path)
         Image.fromarray(result["image"]).save(path)
         result["input_file"] = str(path)
 
@@ -113,7 +118,7 @@ def _print(console, results, raw: bool) -> None:
     for result in results:
         source = result["file"] if result["file"] is not None else f"test image {result['index']}"
         if result["error"]:
-            typer.echo(f"{source}: error: {result['error']}", err=True)
+            typer.echo(f"fiveornot: error: {result['error']}", err=True)  # the message names the file
             continue
         parts = [f"{source}: {result['answer']}"]
         if result.get("probability") is not None:
@@ -126,7 +131,7 @@ def _print(console, results, raw: bool) -> None:
                                    "[" + ", ".join(f"{v:+.2f}" for v in value) + "]"))
         if "label" in result:
             parts.append(f"(true label {result['label']})")
-        console.print("  ".join(parts))
+        console.print("  ".join(parts), markup=False)  # file names may hold [brackets]
 
 
 def register(app: typer.Typer) -> None:

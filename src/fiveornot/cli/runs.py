@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -34,15 +34,23 @@ def _summary(run) -> dict:
 @app.callback()
 def runs(ctx: typer.Context, runs_dir: RunsDir = None, json_output: Json = False):
     """List saved runs (name, date, key settings, accuracy, F1), newest last."""
-    if ctx.invoked_subcommand is not None:
-        return
-    list_runs(runs_dir=runs_dir, json_output=json_output)
+    # `runs --json show X` and `runs show X --json` mean the same: the group's options reach the subcommands.
+    ctx.obj = {"runs_dir": runs_dir, "json_output": json_output}
+    if ctx.invoked_subcommand is None:
+        list_runs(ctx, runs_dir=runs_dir, json_output=json_output)
+
+
+def _group_option(ctx: typer.Context, name: str, value):
+    return value or (ctx.obj or {}).get(name)
 
 
 @app.command("list")
-def list_runs(runs_dir: RunsDir = None, json_output: Json = False):
+def list_runs(ctx: typer.Context, runs_dir: RunsDir = None, json_output: Json = False):
     """List saved runs (name, date, key settings, accuracy, F1), newest last."""
     from fiveornot.cli.console import print_json, stdout_console
+
+    runs_dir = _group_option(ctx, "runs_dir", runs_dir)
+    json_output = _group_option(ctx, "json_output", json_output)
     from fiveornot.runs import list_runs as find_runs
 
     directory = runs_dir_or_default(runs_dir)
@@ -70,9 +78,11 @@ def list_runs(runs_dir: RunsDir = None, json_output: Json = False):
 
 
 @app.command("show")
-def show(run: Annotated[str, typer.Argument(help="A run folder, a run's name, or 'latest'.")],
+def show(ctx: typer.Context, run: Annotated[str, typer.Argument(help="A run folder, a run's name, or 'latest'.")],
          runs_dir: RunsDir = None, json_output: Json = False):
     """Show one run: its settings, history and test metrics."""
+    runs_dir = _group_option(ctx, "runs_dir", runs_dir)
+    json_output = _group_option(ctx, "json_output", json_output)
     from fiveornot.cli.console import print_json, stdout_console
     from fiveornot.cli.progress import epoch_line
     from fiveornot.cli.tables import print_metrics

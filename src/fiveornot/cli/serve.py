@@ -11,8 +11,8 @@ from fiveornot.cli.options import DataDir, Offline, RunsDir, load_data, runs_dir
 
 def serve(
     run_or_model: Annotated[Optional[str], typer.Argument(
-        help="A run folder, a run's name, 'latest', or a .safetensors model file [default: the latest run; "
-             "with no run yet, the default model is trained first].",
+        help="A run folder, a run's name, 'latest', or a .safetensors model file (default: the latest run; "
+             "with no run yet, the default model is trained first).",
         metavar="[RUN_OR_MODEL]", show_default=False)] = None,
     host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 makes the page reachable from "
                                            "other machines.")] = "127.0.0.1",

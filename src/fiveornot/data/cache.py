@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fiveornot.data.atomic import atomic_write, remove_stale_temporaries
+from fiveornot.atomic import atomic_write, remove_stale_temporaries
 from fiveornot.data.dataset import ARRAY_KEYS, KnownDataSet, array_digest
 from fiveornot.errors import DataError
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fiveornot.data.atomic import atomic_write
+from fiveornot.atomic import atomic_write
 from fiveornot.data.dataset import ARRAY_KEYS, Dataset, check_layout
 from fiveornot.errors import DataError, IdxFormatError
 
