@@ -18,9 +18,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# Keras's side of bench/train_speed.py needs the bench extra: $(PY) -m pip install -e '.[bench]'
 bench: $(STAMP)
 	$(PY) bench/load_speed.py
+	$(PY) bench/prepare_speed.py
 	$(PY) bench/train_speed.py
+	$(PY) bench/web_load.py
 
 lint: $(STAMP)
 	$(PY) -m pip install --quiet ruff

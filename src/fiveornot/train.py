@@ -104,22 +104,14 @@ def train(model, X, y, *, callbacks=(), validation_data=None) -> History:
         raise TrainingError(f"Got {len(images)} images but {len(labels)} labels; they must be the same count.")
     if labels.size == 0 or labels.min() < 0 or labels.max() > 9:
         raise TrainingError("Labels must be digits 0..9 (and there must be at least one).")
-    chosen = np.arange(len(labels))
-    if model.train_size is not None and model.train_size < len(labels):
-        chosen = stratified_subset(labels, model.train_size, rng)
+    train_idx, held = _split(model, labels, rng, hold_out=validation_data is None)
     if validation_data is not None:
         val_images, val_labels = _as_images(validation_data[0]), np.asarray(validation_data[1])
-        train_idx = chosen
-    elif model.validation_split > 0:
-        held = chosen[stratified_subset(labels[chosen], max(1, round(len(chosen) * model.validation_split)), rng)]
-        train_idx = np.setdiff1d(chosen, held, assume_unique=True)
+    elif held is not None:
         val_images, val_labels = images[held], labels[held]
     else:
-        train_idx, val_images, val_labels = chosen, None, None
+        val_images = val_labels = None
 
-    if len(train_idx) == 0:
-        raise TrainingError(f"No training images are left after holding out {model.validation_split:.0%} for "
-                            "validation: use a smaller --validation-split or a larger --train-size.")
     # Index once (a copy of the uint8 training images), never the float matrix: see kernels.py.
     train_images, train_labels = images[train_idx], labels[train_idx]
     model.preparation_ = Preparation(scale=model.scale, deskew=model.deskew)
@@ -128,6 +120,22 @@ def train(model, X, y, *, callbacks=(), validation_data=None) -> History:
     model.params_ = model.init_params(rng)
     data = _TrainingData(model, train_images, train_labels, pixel_rows)
     return _run_epochs(model, data, X_val, val_labels, list(callbacks), rng)
+
+
+def _split(model, labels, rng, hold_out: bool):
+    """(training indices, held-out validation indices or None): a stratified `train_size` subset first, then
+    `validation_split` of it held out, both stratified by digit."""
+    chosen = np.arange(len(labels))
+    if model.train_size is not None and model.train_size < len(labels):
+        chosen = stratified_subset(labels, model.train_size, rng)
+    held = None
+    if hold_out and model.validation_split > 0:
+        held = chosen[stratified_subset(labels[chosen], max(1, round(len(chosen) * model.validation_split)), rng)]
+        chosen = np.setdiff1d(chosen, held, assume_unique=True)
+    if len(chosen) == 0:
+        raise TrainingError(f"No training images are left after holding out {model.validation_split:.0%} for "
+                            "validation: use a smaller --validation-split or a larger --train-size.")
+    return chosen, held
 
 
 class _TrainingData:
