@@ -276,7 +276,8 @@ def test_runs_lists_newest_first_with_the_default_marked(client, trained):
     assert runs[0]["accuracy"] > 0.9 and runs[0]["f1"] is not None and runs[0]["created"]
 
 
-def test_a_changed_model_file_is_reloaded(tmp_path, trained):
+def test_a_changed_model_file_is_reloaded(tmp_path, trained, monkeypatch):
+    monkeypatch.setattr("fiveornot.web.app.MODEL_RECHECK_S", 0.0)  # in a server it looks once a second
     runs_dir = tmp_path / "runs"
     run_dir = runs_dir / trained.five.name
     shutil.copytree(trained.five.path, run_dir)

@@ -31,9 +31,9 @@ def derivative(name: str, z: np.ndarray) -> np.ndarray:
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    # exp of a large positive number overflows; computing from -|z| never does.
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(np.result_type(z, np.float32))
+    # The same function as 1 / (1 + e^-z), written with tanh, which never overflows (e^-z does for z < -88).
+    z = np.asarray(z, dtype=np.result_type(z, np.float32))
+    return 0.5 + 0.5 * np.tanh(0.5 * z)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
