@@ -85,6 +85,7 @@ class Preparation:
         self.deskew = bool(deskew)
         self.mean_: np.ndarray | None = None
         self.std_: np.ndarray | None = None
+        self._affine: tuple[np.ndarray, np.ndarray] | None = None
 
     def __repr__(self) -> str:
         return f"Preparation(scale={self.scale!r}, deskew={self.deskew})"
@@ -172,9 +173,16 @@ class Preparation:
         return rows
 
     def affine(self) -> tuple[np.ndarray, np.ndarray]:
-        """(a, b), float32 (784,) each, with transform(images) == a * rows(images) + b."""
+        """(a, b), float32 (784,) each and read-only, with transform(images) == a * rows(images) + b."""
         if self.needs_fit:
             raise RuntimeError("Preparation(scale='standard') must be fit on the training images first.")
+        if self._affine is None:   # made once: the web page transforms one image per request
+            self._affine = self._make_affine()
+            for part in self._affine:
+                part.flags.writeable = False
+        return self._affine
+
+    def _make_affine(self) -> tuple[np.ndarray, np.ndarray]:
         if self.scale == "none":
             return np.ones(N_PIXELS, np.float32), np.zeros(N_PIXELS, np.float32)
         if self.scale == "unit":
@@ -205,6 +213,7 @@ class Preparation:
         mean, variance = _pixel_mean_and_variance(rows)
         overall_variance = (variance + mean**2).mean() - mean.mean() ** 2     # of all pixels pooled
         floor = max(np.sqrt(overall_variance), 1.0)                           # 1.0: all-blank training images
+        self._affine = None
         self.mean_ = mean.astype(np.float32)
         self.std_ = np.maximum(np.sqrt(variance), floor).astype(np.float32)
 

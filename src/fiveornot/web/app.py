@@ -386,7 +386,7 @@ def explain(loaded: LoadedModel, image: np.ndarray) -> dict:
     result["model"] = loaded.name
     result["input"] = image
     # Six decimals are plenty for a colour map and shorten the answer; + 0.0 turns -0.0 into 0.0.
-    result["contributions"] = np.round(result["contributions"], 6) + 0.0
+    result["contributions"] = result["contributions"].round(6) + 0.0
     return result
 
 
