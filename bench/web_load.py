@@ -8,8 +8,8 @@ connection, sending its next request as soon as the last answer is read (a close
 the median latency is about 50 / the server's requests per second).
 
 The default client speaks HTTP/1.1 over asyncio streams (on uvloop when installed) with pre-encoded requests:
-about 0.1 ms of CPU a request against the server's 0.2 ms, on the same cores. `--client httpx` uses httpx.AsyncClient instead; on a 2-CPU machine it
-tops out near 250 requests/s, and then measures mostly itself.
+about 0.1 ms of CPU a request against the server's 0.2 ms, on the same cores. `--client httpx` uses
+httpx.AsyncClient instead; on a 2-CPU machine it tops out near 250 requests/s, and then measures mostly itself.
 
 Target (issue 5): 10,000 requests from 50 clients with p99 <= 20 ms and 0 errors.
 
