@@ -134,3 +134,17 @@ def test_unfitted_model_says_what_to_do():
 
     with pytest.raises(FiveornotError, match="not trained yet"):
         Perceptron().predict(np.zeros((1, 28, 28), np.uint8))
+
+
+def test_a_ten_class_model_as_a_five_detector(digits):
+    model = fit(digits, digit="all")
+    _, (x_test, y_test) = digits
+    detector = model.evaluate_detector(x_test, y_test, 5)
+    says_five = model.predict(x_test) == 5
+    assert detector["accuracy"] == pytest.approx(np.mean(says_five == (y_test == 5)))
+    assert detector["confusion_matrix"][1][1] == int(np.sum(says_five & (y_test == 5)))
+    assert 0.5 <= detector["roc_auc"] <= 1.0
+    binary = fit(digits, digit=5)
+    assert binary.evaluate_detector(x_test, y_test, 5) == binary.evaluate(x_test, y_test)
+    with pytest.raises(Exception, match="detects 5, not 3"):
+        binary.evaluate_detector(x_test, y_test, 3)

@@ -256,6 +256,20 @@ class Perceptron:
         return metrics.binary_metrics(self.targets(y), self.output_from_raw(z), threshold=self.threshold_,
                                       ranking=z)
 
+    def evaluate_detector(self, X, y, digit: int = 5) -> dict:
+        """Binary metrics for "is it `digit`?". A 10-class model answers yes when its top digit is `digit`
+        (ROC-AUC ranks that digit's margin over the best other one); a one-output model must detect `digit`."""
+        from fiveornot import metrics
+
+        if not self.multiclass:
+            if digit != self.digit:
+                raise FiveornotError(f"This model detects {self.digit}, not {digit}.")
+            return self.evaluate(X, y)
+        z = self.decision_function(X)
+        others = np.delete(z, digit, axis=1).max(axis=1)
+        answers = (z.argmax(axis=1) == digit).astype(np.float64)
+        return metrics.binary_metrics(np.asarray(y) == digit, answers, threshold=0.5, ranking=z[:, digit] - others)
+
     # ---- files ---------------------------------------------------------------------------------------
 
     def save(self, path) -> Path:

@@ -105,6 +105,7 @@ def train(model, X, y, *, callbacks=(), validation_data=None) -> History:
     if labels.size == 0 or labels.min() < 0 or labels.max() > 9:
         raise TrainingError("Labels must be digits 0..9 (and there must be at least one).")
     train_idx, held = _split(model, labels, rng, hold_out=validation_data is None)
+    model.validation_indices_ = held   # which of X were held out (None when none were), to score on later
     if validation_data is not None:
         val_images, val_labels = _as_images(validation_data[0]), np.asarray(validation_data[1])
     elif held is not None:
