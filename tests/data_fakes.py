@@ -25,6 +25,16 @@ from fiveornot.data.sources import PackagedCopy
 TRAIN_COUNT, TEST_COUNT, SEED = 120, 40, 7
 
 
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+PROXY_VARIABLES += tuple(name.lower() for name in PROXY_VARIABLES)
+
+
+def without_proxies(monkeypatch) -> None:
+    """Talk to 127.0.0.1 directly, whatever the machine's proxy settings say."""
+    for variable in PROXY_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+
+
 def synthetic_arrays(train_count=TRAIN_COUNT, test_count=TEST_COUNT, seed=SEED) -> dict:
     """The arrays `write_idx_dataset` writes with the same arguments."""
     x_train, y_train = make_digits(train_count, seed)

@@ -24,6 +24,7 @@ from data_fakes import (
     packaged_copy_for,
     synthetic_arrays,
     synthetic_known,
+    without_proxies,
     write_synthetic,
 )
 from synthetic import write_idx_dataset
@@ -33,17 +34,12 @@ from fiveornot.data import mnist as loader
 from fiveornot.data.mnist import load_known
 from fiveornot.errors import DataError
 
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
-PROXY_VARIABLES += tuple(name.lower() for name in PROXY_VARIABLES)
-
-
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     """No real cache, no real Keras file, no proxies, no retries."""
     monkeypatch.delenv("FIVEORNOT_DATA", raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
-    for variable in PROXY_VARIABLES:
-        monkeypatch.delenv(variable, raising=False)
+    without_proxies(monkeypatch)
     monkeypatch.setattr(sources, "HTTP_RETRIES", 0)
 
 

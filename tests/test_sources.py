@@ -15,6 +15,7 @@ from data_fakes import (
     pickle_member,
     synthetic_arrays,
     synthetic_known,
+    without_proxies,
     write_synthetic,
 )
 
@@ -31,10 +32,6 @@ from fiveornot.data.sources import (
 )
 from fiveornot.errors import DataError
 
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
-PROXY_VARIABLES += tuple(name.lower() for name in PROXY_VARIABLES)
-
-
 @pytest.fixture
 def gz_dir(tmp_path):
     return write_synthetic(tmp_path / "published")
@@ -47,8 +44,7 @@ def known(gz_dir):
 
 @pytest.fixture
 def mirror(gz_dir, monkeypatch):
-    for variable in PROXY_VARIABLES:  # talk to 127.0.0.1 directly whatever the machine's settings
-        monkeypatch.delenv(variable, raising=False)
+    without_proxies(monkeypatch)
     monkeypatch.setattr(sources, "HTTP_RETRIES", 0)
     monkeypatch.setattr(sources, "HTTP_TIMEOUT_S", 5)
     with FakeMirror(mirror_files(gz_dir)) as server:
@@ -165,8 +161,7 @@ def test_server_errors_are_retried_but_missing_files_are_not(mirror, known, tmp_
 
 
 def test_an_unreachable_mirror_fails_fast_with_a_reason(known, tmp_path, monkeypatch):
-    for variable in PROXY_VARIABLES:
-        monkeypatch.delenv(variable, raising=False)
+    without_proxies(monkeypatch)
     with FakeMirror({}) as dead:  # a port that was listening a moment ago and is now closed
         url = dead.url
     with pytest.raises(SourceFailed, match="cannot connect to 127.0.0.1"):
