@@ -24,6 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from fiveornot import metrics
+from fiveornot.inference import DIGIT_WORDS
+
 DPI = 100
 """Dots per inch of every PNG: a figure of ``(w / DPI, h / DPI)`` inches is ``w x h`` pixels."""
 
@@ -71,7 +74,6 @@ _STYLE = {
     "figure.facecolor": "white",
 }
 
-_DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -162,11 +164,9 @@ def roc_curve_points(y_true, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def roc_auc(y_true, scores) -> float:
-    """Area under the ROC curve (trapezoids; ties count half); NaN when only one class is present."""
-    fpr, tpr, _ = roc_curve_points(y_true, scores)
-    if np.isnan(fpr).any() or np.isnan(tpr).any():
-        return float("nan")
-    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+    """`metrics.roc_auc`, the number metrics.json holds (ties count half), as a float: NaN where undefined."""
+    area = metrics.roc_auc(_binary_labels(y_true), scores)
+    return float("nan") if area is None else area
 
 
 def pr_curve_points(y_true, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -943,4 +943,4 @@ def plot_digits(images, path, *, captions=None, columns: int = 10, title: str | 
 
 def digit_name(digit: int) -> str:
     """'five' for 5: how the report and titles name a digit class."""
-    return _DIGIT_NAMES[int(digit)] if 0 <= int(digit) <= 9 else str(digit)
+    return DIGIT_WORDS[int(digit)] if 0 <= int(digit) <= 9 else str(digit)

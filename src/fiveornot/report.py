@@ -18,7 +18,8 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-_DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+from fiveornot.inference import DIGIT_WORDS
+
 
 # Pictures the report knows: section id -> (heading, caption telling a learner how to read it).
 KNOWN_PICTURES: dict[str, tuple[str, str]] = {
@@ -164,7 +165,7 @@ def _positive_label(config: Mapping) -> str:
     """The binary model's class name from config["digit"] (5 -> 'five'); 'positive' when unknown."""
     digit = config.get("digit", 5) if isinstance(config, Mapping) else 5
     try:
-        return _DIGIT_NAMES[int(digit)]
+        return DIGIT_WORDS[int(digit)]
     except (TypeError, ValueError, IndexError):
         return "positive"
 
