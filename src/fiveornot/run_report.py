@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fiveornot import plots, report
+from fiveornot import metrics, plots, report
 from fiveornot.inference import target_word
 from fiveornot.model import Perceptron
 from fiveornot.errors import RunError
@@ -32,7 +32,7 @@ def draw_run_plots(run: Run, model: Perceptron, x_test: np.ndarray, y_test: np.n
         images["weights"] = plots.plot_weights(model.coef_, folder / "weights.png")
         images["misclassified"] = plots.plot_misclassified(x_test, y_test, predicted, confidence,
                                                            folder / "misclassified.png")
-        matrix = run.metrics.get("test", {}).get("confusion_matrix") or _confusion(y_test, predicted, 10)
+        matrix = metrics.multiclass_metrics(y_test, predicted)["confusion_matrix"]
         images["confusion"] = plots.plot_confusion(matrix, folder / "confusion.png", labels=[str(d) for d in range(10)])
         return images
 
@@ -43,14 +43,14 @@ def draw_run_plots(run: Run, model: Perceptron, x_test: np.ndarray, y_test: np.n
     images["weights"] = plots.plot_weights(model.coef_, folder / "weights.png", positive_label=word)
     images["misclassified"] = plots.plot_misclassified(x_test, truth, predicted, outputs, folder / "misclassified.png",
                                                        positive_label=word)
-    images["confusion"] = plots.plot_confusion(_confusion(truth.astype(int), predicted.astype(int), 2),
-                                               folder / "confusion.png", labels=(f"not {word}", word))
+    matrix = metrics.multiclass_metrics(truth, predicted, n_classes=2)["confusion_matrix"]
+    images["confusion"] = plots.plot_confusion(matrix, folder / "confusion.png", labels=(f"not {word}", word))
     # Ranked by the raw sums (a step unit's output is only 0 or 1), the threshold marked where it falls on them.
     threshold = raw_threshold(model)
     images["roc-pr"] = plots.plot_roc_pr(truth, raw, folder / "roc-pr.png",
                                          threshold=0.0 if threshold is None else threshold)
     images["output-histogram"] = plots.plot_output_histogram(raw, truth, folder / "output-histogram.png",
-                                                             positive_label=word, threshold=raw_threshold(model))
+                                                             positive_label=word, threshold=threshold)
     return images
 
 
@@ -86,8 +86,3 @@ def write_run_report(run: Run, dataset=None) -> Path:
         images=images,
         notes=notes,
     )
-
-
-def _confusion(truth, predicted, classes: int) -> list[list[int]]:
-    counts = np.bincount(np.asarray(truth) * classes + np.asarray(predicted), minlength=classes * classes)
-    return counts.reshape(classes, classes).tolist()
