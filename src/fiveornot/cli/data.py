@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from fiveornot.cli.console import is_terminal, print_json, stderr_console, stdout_console
+from fiveornot.cli.options import DataDir, Json, Offline, parse_indices
 
 group = typer.Typer(
     help="Get MNIST, describe it, check it and look at it.",
@@ -22,20 +23,6 @@ group = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(group, name="data")
-
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir",
-        help="Directory holding the four IDX files (gz or raw) or mnist.npz; the cache goes there too. "
-        "(default: $FIVEORNOT_DATA, else the user cache folder)",
-        file_okay=False,
-        show_default=False,
-    ),
-]
-Offline = Annotated[bool, typer.Option("--offline", help="Never touch the network (no HTTP, no pip).")]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 
 class Split(str, Enum):
@@ -118,7 +105,9 @@ def show(
         dataset = load_dataset(data_dir, offline=offline, progress=progress)
     (x_train, y_train), (x_test, y_test) = dataset
     images, labels = (x_train, y_train) if split is Split.train else (x_test, y_test)
-    chosen = _parse_indices([*(index or []), *(more_indices or [])], len(images), split.value)
+    values = [*(index or []), *(more_indices or [])]
+    chosen = parse_indices(values, len(images), split.value) if values else list(range(min(DEFAULT_SHOW_COUNT,
+                                                                                             len(images))))
     captions = [f"#{i}: {int(labels[i])}" for i in chosen]
     pictures = [images[i] for i in chosen]
     if out is not None:
@@ -290,25 +279,6 @@ def _print_verify(report: dict) -> None:
             "aside and fetch a good copy, or replace the damaged files",
             markup=False,
         )
-
-
-def _parse_indices(values: list, count: int, split: str) -> list:
-    if not values:
-        return list(range(min(DEFAULT_SHOW_COUNT, count)))
-    chosen = []
-    for value in values:
-        for part in str(value).replace(",", " ").split():
-            try:
-                number = int(part)
-            except ValueError:
-                raise typer.BadParameter(f"{part!r} is not a whole number", param_hint="--index") from None
-            if not 0 <= number < count:
-                raise typer.BadParameter(
-                    f"{number} is out of range: the {split} set has {count:,} images (0 to {count - 1})",
-                    param_hint="--index",
-                )
-            chosen.append(number)
-    return chosen
 
 
 def _print_text_art(pictures: list, captions: list) -> None:

@@ -7,15 +7,16 @@ import typer
 
 DataDir = Annotated[
     Optional[Path],
-    typer.Option("--data-dir", help="Directory holding MNIST (four IDX files or mnist.npz); env FIVEORNOT_DATA.",
-                 show_default=False),
+    typer.Option("--data-dir", file_okay=False, show_default=False,
+                 help="Directory holding the four IDX files (gz or raw) or mnist.npz; the cache goes there too "
+                      "(default: $FIVEORNOT_DATA, else the user cache folder)."),
 ]
-Offline = Annotated[bool, typer.Option("--offline", help="Never touch the network: use local copies only.")]
+Offline = Annotated[bool, typer.Option("--offline", help="Never touch the network (no HTTP, no pip).")]
 RunsDir = Annotated[
     Optional[Path],
     typer.Option("--runs-dir", help="Where runs are kept (default: ./runs, or env FIVEORNOT_RUNS).", show_default=False),
 ]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of tables.")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of text.")]
 RunOrModel = Annotated[
     str, typer.Argument(help="A run folder, a run's name, 'latest', or a .safetensors model file.", metavar="RUN_OR_MODEL")
 ]
@@ -34,3 +35,21 @@ def load_data(data_dir, offline):
 
     with fetch_progress() as progress:
         return load_dataset(data_dir=data_dir, offline=offline, progress=progress)
+
+
+def parse_indices(values: list, count: int, split: str = "test") -> list[int]:
+    """Image numbers from `--index` values (`-i 0 -i 1`, `--index 0 1`, or `0,1,2`), each checked against `count`."""
+    chosen = []
+    for value in values:
+        for part in str(value).replace(",", " ").split():
+            try:
+                number = int(part)
+            except ValueError:
+                raise typer.BadParameter(f"{part!r} is not a whole number", param_hint="--index") from None
+            if not 0 <= number < count:
+                raise typer.BadParameter(
+                    f"{number} is out of range: the {split} set has {count:,} images (0 to {count - 1})",
+                    param_hint="--index",
+                )
+            chosen.append(number)
+    return chosen

@@ -7,15 +7,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from fiveornot.cli.options import DataDir, Json, Offline, RunOrModel, RunsDir, load_data, runs_dir_or_default
+from fiveornot.cli.options import (DataDir, Json, Offline, RunOrModel, RunsDir, load_data, parse_indices,
+                                   runs_dir_or_default)
 
 
 def predict(
     run_or_model: RunOrModel,
     images: Annotated[Optional[list[str]], typer.Argument(help="Picture files (PNG, JPEG, BMP, GIF, ...).",
                                                           show_default=False, metavar="[IMAGE]...")] = None,
-    index: Annotated[Optional[list[int]], typer.Option(
-        "--index", "-i", help="MNIST test image numbers: --index 0 1 2 (or repeat --index).", show_default=False,
+    index: Annotated[Optional[list[str]], typer.Option(
+        "--index", "-i", help="MNIST test image numbers: --index 0 1 2, 0,1,2, or repeat --index.",
+        show_default=False,
     )] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Also print the raw weighted sum (before the activation).")] = False,
     save_input: Annotated[Optional[Path], typer.Option(help="Write each prepared 28x28 input as a PNG here.",
@@ -52,12 +54,12 @@ def predict(
         raise typer.Exit(1)
 
 
-def _split_arguments(arguments: list[str], indices: list[int]):
+def _split_arguments(arguments: list[str], indices: list[str]):
     """`--index 3 4 5`: click takes 3 as the option's value; 4 and 5 arrive as arguments and are indices too."""
     files = []
     for argument in arguments:
-        if indices and argument.isdigit() and not Path(argument).exists():
-            indices.append(int(argument))
+        if indices and argument.replace(",", "").isdigit() and not Path(argument).exists():
+            indices.append(argument)
         else:
             files.append(argument)
     return files, indices
@@ -88,9 +90,7 @@ def _predict_indices(model, indices, data_dir, offline) -> list[dict]:
     from fiveornot.inference import describe
 
     _, (x_test, y_test) = load_data(data_dir, offline)
-    bad = [i for i in indices if not 0 <= i < len(x_test)]
-    if bad:
-        raise typer.BadParameter(f"{bad[0]} is not a test image number (0..{len(x_test) - 1})", param_hint="--index")
+    indices = parse_indices(indices, len(x_test))
     answers = describe(model, x_test[indices])
     return [{"file": None, "index": i, **answer, "label": int(y_test[i]), "error": None, "image": x_test[i]}
             for i, answer in zip(indices, answers)]
