@@ -318,10 +318,10 @@ def write_tutorial(experiments, results, out_dir: Path, y_test, baseline: float)
                    f"{_pct(_accuracy(binary_result))}, F1 {_num(binary_result['test'].get('f1'))} "
                    f"(baseline {_pct(baseline)})"
                    + "".join(f"; {e.label}: {_pct(_accuracy(get(e.key)))}" for e in peers if _accuracy(get(e.key))))
-    softmax = [get(k) for k in ("softmax-unit", "softmax-deskew") if get(k)]
-    if softmax:
-        summary.append("10-class softmax: " + ", ".join(f"{e.label} {_pct(_accuracy(get(e.key)))}"
-                                                        for e in experiments if e.key.startswith("softmax") and get(e.key)))
+    ten_class = [f"{e.label} {_pct(_accuracy(get(e.key)))}" for e in experiments
+                 if e.params.get("digit") == "all" and get(e.key)]
+    if ten_class:
+        summary.append("10-class softmax: " + ", ".join(ten_class))
 
     path = report.write_report(
         out_dir / "report.html", title="fiveornot tutorial: is this digit a five, or not?",
