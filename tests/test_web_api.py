@@ -48,12 +48,11 @@ def client(trained):
         yield test_client
 
 
-def test_image(trained, digit=5) -> list[list[int]]:
+def sample_image(trained, digit=5) -> list[list[int]]:
     (_, _), (x_test, y_test) = trained.dataset
     return x_test[np.flatnonzero(y_test == digit)[0]].tolist()
 
 
-test_image.__test__ = False
 
 
 def drawn_five_png(size=280, background=0, ink=255) -> bytes:
@@ -82,13 +81,13 @@ def assert_explains(result: dict) -> None:
 
 
 def test_predict_a_28x28_array_gives_the_answer_and_why(client, trained):
-    response = client.post("/api/predict", json={"image": test_image(trained)})
+    response = client.post("/api/predict", json={"image": sample_image(trained)})
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["answer"] == "five"
     assert 0.5 <= result["probability"] <= 1
     assert result["model"] == trained.five.name
-    assert result["input"] == test_image(trained)          # a 28x28 array is used as it is
+    assert result["input"] == sample_image(trained)          # a 28x28 array is used as it is
     assert "probabilities" not in result
     assert_explains(result)
 
@@ -96,7 +95,7 @@ def test_predict_a_28x28_array_gives_the_answer_and_why(client, trained):
 def test_predict_agrees_with_the_library(client, trained):
     from fiveornot.inference import describe
 
-    image = np.array(test_image(trained, digit=3), dtype=np.uint8)
+    image = np.array(sample_image(trained, digit=3), dtype=np.uint8)
     expected = describe(Perceptron.load(trained.five.model_path), image[np.newaxis])[0]
     result = client.post("/api/predict", json={"image": image.tolist()}).json()
     assert result["answer"] == expected["answer"] == "not five"
@@ -105,8 +104,8 @@ def test_predict_agrees_with_the_library(client, trained):
 
 
 def test_predict_with_a_ten_class_run(client, trained):
-    for response in (client.post(f"/api/predict?run={trained.ten.name}", json={"image": test_image(trained, 7)}),
-                     client.post("/api/predict", json={"image": test_image(trained, 7), "run": trained.ten.name})):
+    for response in (client.post(f"/api/predict?run={trained.ten.name}", json={"image": sample_image(trained, 7)}),
+                     client.post("/api/predict", json={"image": sample_image(trained, 7), "run": trained.ten.name})):
         assert response.status_code == 200, response.text
         result = response.json()
         assert result["answer"] == 7
@@ -118,7 +117,7 @@ def test_predict_with_a_ten_class_run(client, trained):
 
 
 def test_a_run_is_found_by_a_unique_part_of_its_name(client, trained):
-    result = client.post("/api/predict?run=all", json={"image": test_image(trained)}).json()
+    result = client.post("/api/predict?run=all", json={"image": sample_image(trained)}).json()
     assert result["model"] == trained.ten.name
 
 
@@ -232,8 +231,8 @@ def test_a_big_upload_is_413(client):
                                   "five\n", "five\x00"])
 def test_path_traversal_in_run_is_rejected(client, trained, name):
     for response in (client.get("/api/model", params={"run": name}),
-                     client.post("/api/predict", params={"run": name}, json={"image": test_image(trained)}),
-                     client.post("/api/predict", json={"image": test_image(trained), "run": name})):
+                     client.post("/api/predict", params={"run": name}, json={"image": sample_image(trained)}),
+                     client.post("/api/predict", json={"image": sample_image(trained), "run": name})):
         assert response.status_code == 422, response.text
         assert response.json()["errors"][0]["field"] == "run"
 
@@ -242,7 +241,7 @@ def test_unknown_run_is_404(client, trained):
     response = client.get("/api/model", params={"run": "nosuchrun"})
     assert response.status_code == 404
     assert "No run 'nosuchrun'" in response.json()["detail"]
-    response = client.post("/api/predict", params={"run": "nosuchrun"}, json={"image": test_image(trained)})
+    response = client.post("/api/predict", params={"run": "nosuchrun"}, json={"image": sample_image(trained)})
     assert response.status_code == 404
 
 
@@ -339,7 +338,7 @@ def test_an_unexpected_error_is_a_bare_500(client, trained, monkeypatch, caplog)
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr("fiveornot.inference.explain", broken)
-    response = client.post("/api/predict", json={"image": test_image(trained)})
+    response = client.post("/api/predict", json={"image": sample_image(trained)})
     assert response.status_code == 500
     assert response.json() == {"detail": "Internal server error: the server's log has the details."}
     assert "secret" not in response.text and "Traceback" not in response.text
@@ -451,7 +450,7 @@ def test_the_array_shortcut_answers_exactly_as_the_route(client, trained, monkey
     answered = []
     original = ArrayShortcut._answer
     monkeypatch.setattr(ArrayShortcut, "_answer", lambda self, body: answered.append(1) or original(self, body))
-    image = test_image(trained)
+    image = sample_image(trained)
     name = client.get("/api/runs").json()[0]["name"]
     shortcut = client.post("/api/predict", json={"image": image, "run": name})
     routed = client.post(f"/api/predict?run={name}", json={"image": image})
