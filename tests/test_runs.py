@@ -66,3 +66,8 @@ def test_settings_that_cannot_work_are_refused_before_training(synthetic_data_di
 def test_a_huge_batch_is_one_batch(synthetic_data_dir, runs_dir):
     result = train("--batch-size", "10000000")
     assert result.exit_code == 0, result.output
+
+
+def test_a_run_name_ending_in_a_newline_is_refused(tmp_path):
+    with pytest.raises(RunError, match="not allowed"):
+        create_run_dir(tmp_path, "name\n")

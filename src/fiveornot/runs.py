@@ -21,7 +21,8 @@ from fiveornot.errors import RunError
 
 MODEL_FILE, CONFIG_FILE, METRICS_FILE, HISTORY_FILE = "model.safetensors", "config.json", "metrics.json", "history.csv"
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"   # a plain folder name: no '/', no leading '.'
+_NAME = re.compile(NAME_PATTERN)
 
 
 def default_runs_dir() -> Path:
@@ -29,9 +30,14 @@ def default_runs_dir() -> Path:
 
 
 def check_name(name: str) -> str:
-    if not _NAME.match(name):
+    if not is_plain_name(name):
         raise RunError(f"Run name {name!r} is not allowed: use letters, digits, '.', '_' and '-' (at most 80).")
     return name
+
+
+def is_plain_name(name: str) -> bool:
+    # fullmatch: with match, "$" would also accept a name ending in a newline.
+    return bool(_NAME.fullmatch(name))
 
 
 def create_run_dir(runs_dir: Path, name: str) -> Path:

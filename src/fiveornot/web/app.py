@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from fiveornot.errors import DataError, FiveornotError, ImageError, ModelFileErr
 from fiveornot import inference
 from fiveornot.inference import target_word
 from fiveornot.model import Perceptron
-from fiveornot.runs import Run, default_runs_dir, find_run, list_runs, resolve
+from fiveornot.runs import Run, default_runs_dir, find_run, is_plain_name, list_runs, resolve
 from fiveornot.web import schemas
 
 log = logging.getLogger("fiveornot.web")
@@ -454,12 +453,11 @@ _PREDICT_BODY = {
 
 _RUN_PARAMETER = {"name": "run", "in": "query", "required": False, "description": schemas.RUN_NAME_HELP,
                   "schema": {"type": "string", "pattern": schemas.RUN_NAME_PATTERN}}
-_RUN_NAME = re.compile(schemas.RUN_NAME_PATTERN)
 
 
 def checked_run_name(name: str | None) -> str | None:
     """A run name from a query or form field, refused (422) unless it is a plain folder name: no paths."""
-    if name is not None and not _RUN_NAME.fullmatch(name):
+    if name is not None and not is_plain_name(name):
         raise InputError(422, "run", "must be a run's folder name (letters, digits, '.', '_' and '-'); "
                                      "see GET /api/runs")
     return name

@@ -13,8 +13,10 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, Field, PlainValidator, WithJsonSchema
 
+from fiveornot import runs
+
 SIDE = 28
-RUN_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"   # the names runs.check_name allows: no '/', no leading '.'
+RUN_NAME_PATTERN = runs.NAME_PATTERN   # the names a run folder may have
 DATA_URL_PATTERN = r"^data:image/"
 
 RUN_NAME_HELP = ("A saved run's folder name (see GET /api/runs), or a unique prefix/suffix of it; looked up only "
