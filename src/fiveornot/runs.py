@@ -68,8 +68,13 @@ def write_atomic(path: Path, data: bytes | str) -> Path:
     return Path(path)
 
 
+def json_text(value) -> str:
+    """Indented JSON of plain values, numpy scalars and arrays, and paths (as the run files and --json hold)."""
+    return json.dumps(value, indent=2, default=_plain)
+
+
 def write_json(path: Path, value) -> Path:
-    return write_atomic(path, json.dumps(value, indent=2, default=_plain) + "\n")
+    return write_atomic(path, json_text(value) + "\n")
 
 
 def write_history(path: Path, rows: list[dict]) -> Path:

@@ -1,6 +1,5 @@
 """Output helpers shared by the commands: one place decides about terminals, colour and JSON."""
 
-import json
 import sys
 
 import typer
@@ -11,14 +10,9 @@ def is_terminal() -> bool:
 
 
 def print_json(value) -> None:
-    typer.echo(json.dumps(value, indent=2, default=_json_default))
+    from fiveornot.runs import json_text
 
-
-def _json_default(value):
-    # numpy scalars and arrays reach us from metrics; convert without importing numpy here.
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    typer.echo(json_text(value))
 
 
 def stdout_console():
