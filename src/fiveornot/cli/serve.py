@@ -22,12 +22,16 @@ def serve(
     offline: Offline = False,
 ):
     """Start the web page: draw a digit and see whether the perceptron calls it a five, and why."""
-    from fiveornot.runs import list_runs
+    from fiveornot.errors import RunError
+    from fiveornot.runs import resolve
 
     runs_dir = runs_dir_or_default(runs_dir)
-    if run_or_model is None and not list_runs(runs_dir):
-        _train_default_model(runs_dir, data_dir, offline)
-    _check_port_free(host, port)
+    _check_port_free(host, port)   # first: a taken port should not cost a training run
+    if run_or_model is None:
+        try:
+            resolve("latest", runs_dir)
+        except RunError:   # no finished run yet (none at all, or only diverged ones)
+            _train_default_model(runs_dir, data_dir, offline)
 
     from fiveornot.web.app import create_app
 
