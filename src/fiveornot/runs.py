@@ -153,7 +153,7 @@ def resolve(spec: str, runs_dir: Path) -> tuple[Run | None, Path]:
             raise RunError(f"No finished runs in {runs_dir} yet: train one with `fiveornot train`.")
         return usable[-1], usable[-1].model_path
     path = Path(spec)
-    if path.suffix == ".safetensors":
+    if path.suffix == ".safetensors" or path.is_file():   # any existing file is meant as a model file
         if not path.is_file():
             raise RunError(f"No model file at {path}.")
         return (Run(path.parent) if path.name == MODEL_FILE else None), path
