@@ -32,6 +32,7 @@ from fiveornot.data.sources import (
 )
 from fiveornot.errors import DataError
 
+
 @pytest.fixture
 def gz_dir(tmp_path):
     return write_synthetic(tmp_path / "published")
